@@ -1,0 +1,207 @@
+"""The one settings object, read from the environment once and validated.
+
+Every knob sendx-worker has is here; nothing else reads ``os.environ``. A bad
+value raises :class:`~sendx_worker.errors.ConfigurationError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+__all__ = ["DEFAULT_BASE_URLS", "Credentials", "Flavor", "Settings", "load_settings"]
+
+Flavor = Literal["v1", "rest"]
+FLAVORS: tuple[Flavor, ...] = ("v1", "rest")
+
+DEFAULT_BASE_URLS: Mapping[Flavor, str] = {
+    "v1": "https://app.sendx.io/api/v1",
+    "rest": "https://api.sendx.io/api/v1/rest",
+}
+
+# Retry defaults. A first retry after ~5 s clears a blip without hammering SendX;
+# doubling reaches the 10-minute cap after 7 attempts, so after a long outage a
+# message waits at most 10 minutes past SendX's recovery, and a 72-hour outage
+# costs each message about 430 cheap attempts rather than thousands.
+DEFAULT_RETRY_BASE_S = 5.0
+DEFAULT_RETRY_CAP_S = 600.0
+DEFAULT_RETRY_WINDOW_S = 72 * 3600.0
+DEFAULT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One SendX team's credentials; the key never shows in ``repr``."""
+
+    api_key: str = field(repr=False)
+    team_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Credentials(api_key='***', team_id={self.team_id!r})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, validated; build it with :func:`load_settings`."""
+
+    api_key: str | None = field(default=None, repr=False)
+    team_id: str | None = None
+    api_flavor: Flavor = "v1"
+    base_url: str = DEFAULT_BASE_URLS["v1"]
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    broker_url: str | None = None
+    data_dir: Path = Path(".sendx")
+    retry_base_s: float = DEFAULT_RETRY_BASE_S
+    retry_cap_s: float = DEFAULT_RETRY_CAP_S
+    retry_window_s: float = DEFAULT_RETRY_WINDOW_S
+    teams: Mapping[str, Credentials] = field(default_factory=dict, repr=False)
+    log_format: Literal["kv", "json"] = "kv"
+    metrics_port: int | None = None
+
+    @property
+    def effective_broker_url(self) -> str:
+        """The broker: ``CELERY_BROKER_URL``, or the embedded filesystem broker."""
+        return self.broker_url or "filesystem://"
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        """True when the broker is the embedded, server-less filesystem one."""
+        return self.effective_broker_url.startswith("filesystem:")
+
+    @property
+    def default_credentials(self) -> Credentials | None:
+        """The credentials from ``SENDX_API_KEY``/``SENDX_TEAM_ID``, if set."""
+        if self.api_key is None:
+            return None
+        return Credentials(api_key=self.api_key, team_id=self.team_id)
+
+    def credentials_for(self, team: str | None) -> Credentials:
+        """The credentials for ``team`` (None: the default team).
+
+        Raises ConfigurationError when they are missing, naming what to set.
+        """
+        if team is None:
+            creds = self.default_credentials
+            if creds is None:
+                raise ConfigurationError("SENDX_API_KEY", "is not set; the worker refuses to call SendX without it")
+        else:
+            found = self.teams.get(team)
+            if found is None:
+                known = ", ".join(sorted(self.teams)) or "none"
+                raise ConfigurationError("SENDX_TEAMS", f"has no team named {team!r} (configured: {known})")
+            creds = found
+        if self.api_flavor == "v1" and not creds.team_id:
+            variable = "SENDX_TEAM_ID" if team is None else "SENDX_TEAMS"
+            raise ConfigurationError(variable, "a team id is required with SENDX_API_FLAVOR=v1")
+        return creds
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings from ``environ`` (default: ``os.environ``)."""
+    env = os.environ if environ is None else environ
+
+    flavor_raw = _text(env, "SENDX_API_FLAVOR") or "v1"
+    if flavor_raw not in FLAVORS:
+        raise ConfigurationError("SENDX_API_FLAVOR", f"must be 'v1' or 'rest', not {flavor_raw!r}")
+    flavor: Flavor = "v1" if flavor_raw == "v1" else "rest"
+
+    base_url = _text(env, "SENDX_BASE_URL") or DEFAULT_BASE_URLS[flavor]
+    _check_base_url(base_url)
+
+    retry_base = _seconds(env, "SENDX_RETRY_BASE_S", DEFAULT_RETRY_BASE_S)
+    retry_cap = _seconds(env, "SENDX_RETRY_CAP_S", DEFAULT_RETRY_CAP_S)
+    if retry_cap < retry_base:
+        raise ConfigurationError("SENDX_RETRY_CAP_S", f"({retry_cap:g}) must not be less than SENDX_RETRY_BASE_S ({retry_base:g})")
+
+    log_format = _text(env, "SENDX_LOG_FORMAT") or "kv"
+    if log_format not in ("kv", "json"):
+        raise ConfigurationError("SENDX_LOG_FORMAT", f"must be 'kv' or 'json', not {log_format!r}")
+
+    return Settings(
+        api_key=_text(env, "SENDX_API_KEY"),
+        team_id=_text(env, "SENDX_TEAM_ID"),
+        api_flavor=flavor,
+        base_url=base_url.rstrip("/"),
+        timeout_s=_seconds(env, "SENDX_TIMEOUT", DEFAULT_TIMEOUT_S),
+        broker_url=_text(env, "CELERY_BROKER_URL"),
+        data_dir=Path(_text(env, "SENDX_DATA_DIR") or ".sendx"),
+        retry_base_s=retry_base,
+        retry_cap_s=retry_cap,
+        retry_window_s=_seconds(env, "SENDX_RETRY_WINDOW_S", DEFAULT_RETRY_WINDOW_S),
+        teams=_teams(env, "SENDX_TEAMS"),
+        log_format="json" if log_format == "json" else "kv",
+        metrics_port=_port(env, "SENDX_METRICS_PORT"),
+    )
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(name, f"must be a number of seconds, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigurationError(name, f"must be a positive, finite number of seconds, not {raw!r}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigurationError(name, f"must be a TCP port from 1 to 65535, not {raw!r}")
+    return int(raw)
+
+
+def _check_base_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError("SENDX_BASE_URL", f"must be an http(s) URL, not {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError("SENDX_BASE_URL", "must use https (plain http is allowed only for a loopback host such as the emulator)")
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _teams(env: Mapping[str, str], name: str) -> dict[str, Credentials]:
+    raw = _text(env, name)
+    if raw is None:
+        return {}
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(name, f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(name, 'must be a JSON object such as {"eu": {"api_key": "...", "team_id": "..."}}') from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(name, "must be a JSON object mapping team names to credentials")
+    teams: dict[str, Credentials] = {}
+    for team, creds in data.items():
+        if not isinstance(creds, dict) or not isinstance(creds.get("api_key"), str) or not creds["api_key"]:
+            raise ConfigurationError(name, f"team {team!r} needs a non-empty string 'api_key'")
+        team_id = creds.get("team_id")
+        if team_id is not None and not isinstance(team_id, str):
+            raise ConfigurationError(name, f"team {team!r}: 'team_id' must be a string")
+        teams[team] = Credentials(api_key=creds["api_key"], team_id=team_id)
+    return teams
