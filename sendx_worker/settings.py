@@ -34,6 +34,10 @@ DEFAULT_RETRY_BASE_S = 5.0
 DEFAULT_RETRY_CAP_S = 600.0
 DEFAULT_RETRY_WINDOW_S = 72 * 3600.0
 DEFAULT_TIMEOUT_S = 10.0
+# A message that kills its worker this many times is dead-lettered as poison.
+# Prefetched messages are handed back when a worker dies too, so the count has
+# room for a few crashes that were not the message's fault.
+DEFAULT_MAX_DELIVERIES = 5
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Settings:
     teams: Mapping[str, Credentials] = field(default_factory=dict, repr=False)
     log_format: Literal["kv", "json"] = "kv"
     metrics_port: int | None = None
+    max_deliveries: int = DEFAULT_MAX_DELIVERIES
 
     @property
     def effective_broker_url(self) -> str:
@@ -118,7 +123,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     retry_base = _seconds(env, "SENDX_RETRY_BASE_S", DEFAULT_RETRY_BASE_S)
     retry_cap = _seconds(env, "SENDX_RETRY_CAP_S", DEFAULT_RETRY_CAP_S)
     if retry_cap < retry_base:
-        raise ConfigurationError("SENDX_RETRY_CAP_S", f"({retry_cap:g}) must not be less than SENDX_RETRY_BASE_S ({retry_base:g})")
+        raise ConfigurationError(
+            "SENDX_RETRY_CAP_S", f"({retry_cap:g}) must not be less than SENDX_RETRY_BASE_S ({retry_base:g})"
+        )
 
     log_format = _text(env, "SENDX_LOG_FORMAT") or "kv"
     if log_format not in ("kv", "json"):
@@ -138,6 +145,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         teams=_teams(env, "SENDX_TEAMS"),
         log_format="json" if log_format == "json" else "kv",
         metrics_port=_port(env, "SENDX_METRICS_PORT"),
+        max_deliveries=_count(env, "SENDX_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES),
     )
 
 
@@ -159,6 +167,15 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(name, f"must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
 def _port(env: Mapping[str, str], name: str) -> int | None:
     raw = _text(env, name)
     if raw is None:
@@ -173,7 +190,9 @@ def _check_base_url(url: str) -> None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError("SENDX_BASE_URL", f"must be an http(s) URL, not {url!r}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigurationError("SENDX_BASE_URL", "must use https (plain http is allowed only for a loopback host such as the emulator)")
+        raise ConfigurationError(
+            "SENDX_BASE_URL", "must use https (plain http is allowed only for a loopback host such as the emulator)"
+        )
 
 
 def _is_loopback(host: str) -> bool:
@@ -193,7 +212,9 @@ def _teams(env: Mapping[str, str], name: str) -> dict[str, Credentials]:
     try:
         data = json.loads(raw)
     except ValueError:
-        raise ConfigurationError(name, 'must be a JSON object such as {"eu": {"api_key": "...", "team_id": "..."}}') from None
+        raise ConfigurationError(
+            name, 'must be a JSON object such as {"eu": {"api_key": "...", "team_id": "..."}}'
+        ) from None
     if not isinstance(data, dict):
         raise ConfigurationError(name, "must be a JSON object mapping team names to credentials")
     teams: dict[str, Credentials] = {}

@@ -1,0 +1,84 @@
+"""Celery configuration derived from :class:`~sendx_worker.settings.Settings`.
+
+Where Celery's defaults are weak for a job that must never lose a contact, they
+are overridden here, each with its reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .settings import Settings
+from .topology import WORK_EXCHANGE, WORK_QUEUE, WORK_ROUTING_KEY, work_queue
+
+__all__ = ["celery_config", "embedded_broker_folder", "redis_visibility_timeout_s"]
+
+
+def redis_visibility_timeout_s(settings: Settings) -> float:
+    """How long Redis lets a worker hold an unacknowledged message before redelivering it.
+
+    A retry waits in the worker that holds it (Redis has no delayed delivery), so the
+    visibility timeout must outlast the longest retry delay plus the time to run the
+    call; otherwise Redis hands the waiting message to a second worker and the call
+    runs twice. It is also how long a killed worker's messages take to come back, so
+    it is kept no longer than that.
+    """
+    return settings.retry_cap_s + 3 * settings.timeout_s + 30.0
+
+
+def embedded_broker_folder(settings: Settings) -> Path:
+    """Where the embedded broker keeps its message files."""
+    return (settings.data_dir / "broker").resolve()
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """The Celery settings for ``settings``' broker and retry policy."""
+    transport_options: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    broker_url = settings.effective_broker_url
+    if settings.uses_embedded_broker:
+        folder = str(embedded_broker_folder(settings))
+        transport_options = {"data_folder_in": folder, "data_folder_out": folder, "control_folder": folder}
+        extra["broker_transport"] = "sendx_worker.embedded:Transport"
+    elif broker_url.startswith(("redis:", "rediss:")):
+        transport_options = {"visibility_timeout": redis_visibility_timeout_s(settings)}
+    elif broker_url.startswith(("amqp:", "amqps:", "pyamqp:")):
+        # Wait for RabbitMQ's confirmation of every publish: a retry or a dead letter
+        # is only acknowledged once its replacement is safely on the broker.
+        transport_options = {"confirm_publish": True}
+
+    return {
+        "broker_url": broker_url,
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        # JSON only: a pickle message is a remote code execution waiting to happen.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "event_serializer": "json",
+        "task_ignore_result": True,
+        "result_backend": None,
+        # At least once: acknowledge after the task has run, and put the message back
+        # if the worker process dies under it (Celery acknowledges before running by
+        # default, which loses the message on a crash).
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # One message per execution slot: a killed worker holds few unacknowledged
+        # messages, and they go back to the queue for another worker.
+        "worker_prefetch_multiplier": 1,
+        "task_default_queue": WORK_QUEUE,
+        "task_default_exchange": WORK_EXCHANGE.name,
+        "task_default_exchange_type": WORK_EXCHANGE.type,
+        "task_default_routing_key": WORK_ROUTING_KEY,
+        "task_queues": (work_queue(),),
+        "task_routes": {"sendx.*": {"queue": WORK_QUEUE}},
+        "task_create_missing_queues": False,
+        # Events let Flower and `celery events` show the tasks.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "worker_hijack_root_logger": False,
+        "worker_consumer": "sendx_worker.worker.consumer:SendxConsumer",
+        "broker_connection_max_retries": None,
+        **extra,
+    }

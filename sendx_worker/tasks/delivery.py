@@ -1,0 +1,247 @@
+"""One delivery attempt: validate, call SendX, then deliver, retry or dead-letter.
+
+The task functions are thin; this is where an attempt's outcome is decided. The
+decision itself is :meth:`RetryPolicy.decide`; this module carries it out and
+logs it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from celery.exceptions import Reject, Retry
+from celery.utils.log import get_task_logger
+from marshmallow import ValidationError
+
+from ..deadletter import DeadLetterRecord, Reason, iso_utc, new_record_id
+from ..errors import ApiError, ConfigurationError, InvalidPayload, ServerError
+from ..logs import context
+from ..masking import mask_email, mask_text
+from ..retry import DeadLetter, countdown_for
+from ..retry import Retry as RetryDecision
+from ..schemas import describe_errors
+from ..worker.deliveries import delivery_key
+from .base import SendxTask, header
+from .operations import IDENTIFY, Operation, split_increments
+
+__all__ = ["FIRST_ATTEMPT_HEADER", "deliver"]
+
+logger = get_task_logger(__name__)
+
+# Carried on every retry so that the retry window counts from the first attempt.
+FIRST_ATTEMPT_HEADER = "sendx_first_attempt_at"
+ALLOWED_KWARGS = frozenset({"payload", "team"})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who is being delivered, and for the how-manieth time."""
+
+    operation: Operation
+    task_id: str
+    number: int
+    first_at: float
+    payload: Any
+    team: str | None
+
+    def log_fields(self, **more: Any) -> dict[str, Any]:
+        email = self.payload.get("email") if isinstance(self.payload, Mapping) else None
+        return {
+            "task": self.operation.task_name,
+            "task_id": self.task_id,
+            "attempt": self.number,
+            "email": mask_email(email) if isinstance(email, str) else None,
+            "team": self.team,
+            **more,
+        }
+
+
+def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    """Run one attempt of ``operation``; returns the outcome (``delivered`` or ``dead_lettered``).
+
+    Raises Celery's ``Retry`` when a retry was published, and ``Reject(requeue=True)``
+    when neither the retry nor the dead letter could be published, so that the
+    message goes back to the queue instead of being acknowledged and lost.
+    """
+    request = task.request
+    attempt = Attempt(
+        operation=operation,
+        task_id=str(request.id),
+        number=int(request.retries or 0) + 1,
+        first_at=_first_attempt_at(request),
+        payload=kwargs.get("payload") if isinstance(kwargs, Mapping) else None,
+        team=kwargs.get("team") if isinstance(kwargs, Mapping) and isinstance(kwargs.get("team"), str) else None,
+    )
+    key = delivery_key(attempt.task_id, attempt.number - 1)
+    counter = task.delivery_counter()
+    starts = counter.started(key) if counter else int(header(request, "x-delivery-count") or 0) + 1
+    try:
+        if starts > task.settings.max_deliveries:
+            error = f"the message was delivered {starts} times without finishing; it kills or stalls its worker"
+            return _dead_letter(task, attempt, "poison", attempt.payload, error=error)
+        return _attempt(task, attempt, args, kwargs)
+    except Retry:
+        raise
+    except Reject:
+        raise
+    except Exception as exc:  # publishing a retry or dead letter failed: keep the message
+        logger.error("requeued", exc_info=True, extra=context(**attempt.log_fields(error=mask_text(str(exc)))))
+        raise Reject(exc, requeue=True) from exc
+    finally:
+        if counter:
+            counter.finished(key)
+
+
+def _attempt(task: SendxTask, attempt: Attempt, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    try:
+        payload, team = _check_arguments(args, kwargs)
+        payload = _validated(attempt.operation, payload, task.settings.api_flavor)
+        client = _client(task, team)
+        started = time.monotonic()
+        attempt.operation.send(client, payload)
+    except ApiError as error:
+        return _failed(task, attempt, error)
+    except Exception as exc:
+        # Our own bug or an unexpected environment problem: retry within the window,
+        # so that a fix deployed in time lets the message through.
+        logger.error("unexpected error", exc_info=True, extra=context(**attempt.log_fields()))
+        wrapped = ServerError(f"unexpected {type(exc).__name__}: {mask_text(str(exc))}", method="-", path="-")
+        return _failed(task, attempt, wrapped)
+    latency_ms = round((time.monotonic() - started) * 1000, 1)
+    logger.info("delivered", extra=context(**attempt.log_fields(outcome="delivered", latency_ms=latency_ms)))
+    return "delivered"
+
+
+def _failed(task: SendxTask, attempt: Attempt, error: ApiError) -> str:
+    payload = attempt.payload if isinstance(attempt.payload, Mapping) else {}
+    increments = split_increments(payload)[1] if attempt.operation is IDENTIFY and payload else {}
+    decision = task.policy.decide(
+        error,
+        attempt=attempt.number,
+        elapsed_s=max(time.time() - attempt.first_at, 0.0),
+        has_increments=bool(increments),
+    )
+    if isinstance(decision, DeadLetter):
+        return _dead_letter(task, attempt, decision.reason, attempt.payload, error=str(error), cause=error)
+    return _retry(task, attempt, decision, error)
+
+
+def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: ApiError) -> str:
+    payload = dict(attempt.payload)
+    if decision.split_increments:
+        payload, increments = split_increments(payload)
+        ambiguous = {"email": payload["email"], "customFields": increments}
+        _dead_letter(
+            task,
+            attempt,
+            "ambiguous_increment",
+            ambiguous,
+            error=f"SendX may have applied these increments before failing ({error}); not resent",
+            cause=error,
+        )
+    countdown = countdown_for(decision.delay_s)
+    level = "error" if error.__class__.__name__ == "AuthError" else "info"
+    message = "SendX rejected the credentials; retry scheduled" if level == "error" else "retry scheduled"
+    getattr(logger, level)(
+        message,
+        extra=context(
+            **attempt.log_fields(outcome="retry", status=error.status, delay_s=countdown, error=mask_text(str(error)))
+        ),
+    )
+    if level == "error":
+        _note_auth_rejected(task)
+    kwargs: dict[str, Any] = {"payload": payload}
+    if attempt.team is not None:
+        kwargs["team"] = attempt.team
+    try:
+        raise task.retry(
+            args=(),
+            kwargs=kwargs,
+            countdown=countdown,
+            max_retries=None,
+            headers={FIRST_ATTEMPT_HEADER: attempt.first_at},
+        )
+    except Reject as failed:
+        # Celery rejects *without* requeueing when it cannot publish the retry,
+        # which drops the message on Redis; keep it on the queue instead.
+        raise Reject(failed.reason, requeue=True) from failed
+
+
+def _dead_letter(
+    task: SendxTask,
+    attempt: Attempt,
+    reason: Reason,
+    payload: Any,
+    *,
+    error: str,
+    cause: ApiError | None = None,
+) -> str:
+    record = DeadLetterRecord(
+        id=new_record_id(),
+        task=attempt.operation.task_name,
+        payload=payload,
+        reason=reason,
+        status=cause.status if cause else None,
+        error=mask_text(error),
+        attempts=attempt.number,
+        first_attempt_at=iso_utc(attempt.first_at),
+        dead_lettered_at=iso_utc(),
+        task_id=attempt.task_id,
+        team=attempt.team,
+        evidence=cause.evidence() if cause else {},
+    )
+    task.publish_dead_letter(record)
+    logger.warning(
+        "dead-lettered",
+        extra=context(**attempt.log_fields(outcome="dead_lettered", reason=reason, status=record.status, id=record.id)),
+    )
+    return "dead_lettered"
+
+
+def _check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, str | None]:
+    if args:
+        raise InvalidPayload("the task takes keyword arguments only (payload, team)", messages={"args": list(args)})
+    unknown = sorted(set(kwargs) - ALLOWED_KWARGS)
+    if unknown:
+        raise InvalidPayload(
+            f"unknown keyword argument(s): {', '.join(unknown)}", messages={k: ["Unknown argument."] for k in unknown}
+        )
+    if "payload" not in kwargs:
+        raise InvalidPayload("missing keyword argument: payload", messages={"payload": ["Missing argument."]})
+    team = kwargs.get("team")
+    if team is not None and not isinstance(team, str):
+        raise InvalidPayload("team must be a string", messages={"team": ["Not a valid string."]})
+    return kwargs["payload"], team
+
+
+def _validated(operation: Operation, payload: Any, flavor: Any) -> dict[str, Any]:
+    try:
+        return operation.load(payload, flavor)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"payload": exc.messages}
+        raise InvalidPayload(f"invalid payload: {describe_errors(messages)}", messages=messages) from None
+
+
+def _client(task: SendxTask, team: str | None) -> Any:
+    try:
+        return task.client_for(team)
+    except ConfigurationError as exc:
+        raise InvalidPayload(str(exc), messages={"team": [str(exc)]}) from None
+
+
+def _first_attempt_at(request: Any) -> float:
+    value = header(request, FIRST_ATTEMPT_HEADER)
+    try:
+        return float(value) if value is not None else time.time()
+    except (TypeError, ValueError):
+        return time.time()
+
+
+def _note_auth_rejected(task: SendxTask) -> None:
+    """Leave a mark that `sendx-worker check` reads: SendX rejected our credentials."""
+    from ..worker.health import record_auth_rejected
+
+    record_auth_rejected(task.settings)

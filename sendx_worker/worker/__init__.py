@@ -1,0 +1,1 @@
+"""Worker-side machinery: the consumer, delivery counts, health."""

@@ -1,0 +1,77 @@
+"""Counting how often a message has been handed to a worker, to catch poison.
+
+A message whose handling kills the worker process is redelivered after every
+crash; without a count it would kill workers forever. RabbitMQ's quorum queues
+count for us (the ``x-delivery-count`` header); on Redis the count lives in Redis
+itself, and on the embedded broker in files next to the queue.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["DeliveryCounter", "FileDeliveryCounter", "RedisDeliveryCounter", "delivery_key"]
+
+# Counts are kept a week: far longer than any message stays unacknowledged.
+COUNT_TTL_S = 7 * 24 * 3600
+
+
+def delivery_key(task_id: str, retries: int) -> str:
+    """A key per delivery generation: a retry is a new message with the same task id."""
+    return f"{task_id}.{retries}"
+
+
+class DeliveryCounter(Protocol):
+    """Counts the times a message started running, surviving worker crashes."""
+
+    def started(self, key: str) -> int:
+        """Record one more start of ``key``; return how many there have been."""
+
+    def finished(self, key: str) -> None:
+        """Forget ``key``: its message was acknowledged."""
+
+
+class RedisDeliveryCounter:
+    """Counts in the Redis the broker already uses."""
+
+    def __init__(self, client: Any) -> None:
+        self._redis = client
+
+    def started(self, key: str) -> int:
+        pipe = self._redis.pipeline()
+        pipe.incr(f"sendx:deliveries:{key}")
+        pipe.expire(f"sendx:deliveries:{key}", COUNT_TTL_S)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def finished(self, key: str) -> None:
+        self._redis.delete(f"sendx:deliveries:{key}")
+
+
+class FileDeliveryCounter:
+    """Counts in one small file per message, for the single-host embedded broker."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def started(self, key: str) -> int:
+        path = self._folder / key
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.read(fd, 32)
+            count = int(raw or b"0") + 1
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(count).encode())
+            os.fsync(fd)
+            return count
+        finally:
+            os.close(fd)
+
+    def finished(self, key: str) -> None:
+        (self._folder / key).unlink(missing_ok=True)

@@ -1,0 +1,28 @@
+"""Worker start-up: our log format, and refusing to start without credentials."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import signals
+
+from ..logs import configure_logging
+from ..settings import load_settings
+
+__all__: list[str] = []
+
+
+@signals.setup_logging.connect(weak=False)
+def _setup_logging(loglevel: Any = logging.INFO, **_: Any) -> None:
+    # Connecting to this signal stops Celery from installing its own handlers.
+    level = logging.getLevelName(loglevel) if isinstance(loglevel, str) else (loglevel or logging.INFO)
+    configure_logging(load_settings().log_format, level if isinstance(level, int) else logging.INFO)
+
+
+@signals.worker_init.connect(weak=False)
+def _require_credentials(sender: Any = None, **_: Any) -> None:
+    # The worker refuses to call SendX without a key: fail at start, naming the variable,
+    # rather than dead-letter every message for a missing setting.
+    _ = sender.app.conf.broker_url  # configures the app, which attaches its settings
+    sender.app.sendx_settings.credentials_for(None)
