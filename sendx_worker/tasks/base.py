@@ -13,6 +13,7 @@ from celery import Task
 
 from ..client import SendxClient
 from ..deadletter import DeadLetterRecord, publish_record
+from ..observe import Observer, observer_of
 from ..retry import RetryPolicy
 from ..settings import Settings
 from ..worker.deliveries import DeliveryCounter, FileDeliveryCounter, RedisDeliveryCounter
@@ -61,9 +62,19 @@ class SendxTask(Task):
                 self._clients = {}
             client = self._clients.get(team)
             if client is None:
-                client = SendxClient.from_settings(self.settings, team=team, pool_size=self._pool_size())
+                client = SendxClient.from_settings(
+                    self.settings,
+                    team=team,
+                    pool_size=self._pool_size(),
+                    on_response=lambda op, status, seconds: self.observer.sendx_call(op, status, seconds),
+                )
                 self._clients[team] = client
             return client
+
+    @property
+    def observer(self) -> Observer:
+        """Who watches deliveries (metrics), attached to the app."""
+        return observer_of(self.app)
 
     def _pool_size(self) -> int:
         concurrency = getattr(getattr(self.app, "conf", None), "worker_concurrency", None)

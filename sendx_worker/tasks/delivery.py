@@ -1,8 +1,7 @@
 """One delivery attempt: validate, call SendX, then deliver, retry or dead-letter.
 
-The task functions are thin; this is where an attempt's outcome is decided. The
-decision itself is :meth:`RetryPolicy.decide`; this module carries it out and
-logs it.
+The task functions are thin; this is where an attempt's outcome is carried out.
+The decision itself is :meth:`RetryPolicy.decide`.
 """
 
 from __future__ import annotations
@@ -17,13 +16,15 @@ from celery.utils.log import get_task_logger
 from marshmallow import ValidationError
 
 from ..deadletter import DeadLetterRecord, Reason, iso_utc, new_record_id
-from ..errors import ApiError, ConfigurationError, InvalidPayload, ServerError
+from ..errors import ApiError, AuthError, ConfigurationError, InvalidPayload, ServerError
 from ..logs import context
 from ..masking import mask_email, mask_text
 from ..retry import DeadLetter, countdown_for
 from ..retry import Retry as RetryDecision
 from ..schemas import describe_errors
+from ..settings import Flavor
 from ..worker.deliveries import delivery_key
+from ..worker.health import health
 from .base import SendxTask, header
 from .operations import IDENTIFY, Operation, split_increments
 
@@ -48,6 +49,7 @@ class Attempt:
     team: str | None
 
     def log_fields(self, **more: Any) -> dict[str, Any]:
+        """The attempt's ``key=value`` log context, with the e-mail masked."""
         email = self.payload.get("email") if isinstance(self.payload, Mapping) else None
         return {
             "task": self.operation.task_name,
@@ -60,42 +62,50 @@ class Attempt:
 
 
 def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
-    """Run one attempt of ``operation``; returns the outcome (``delivered`` or ``dead_lettered``).
+    """Run one attempt of ``operation``; returns "delivered" or "dead_lettered".
 
-    Raises Celery's ``Retry`` when a retry was published, and ``Reject(requeue=True)``
-    when neither the retry nor the dead letter could be published, so that the
-    message goes back to the queue instead of being acknowledged and lost.
+    Raises Celery's ``Retry`` once a retry is published, and ``Reject(requeue=True)``
+    when neither a retry nor a dead letter could be published, so that the message
+    goes back to the queue instead of being acknowledged and lost.
     """
     request = task.request
+    team = kwargs.get("team")
     attempt = Attempt(
         operation=operation,
         task_id=str(request.id),
         number=int(request.retries or 0) + 1,
         first_at=_first_attempt_at(request),
-        payload=kwargs.get("payload") if isinstance(kwargs, Mapping) else None,
-        team=kwargs.get("team") if isinstance(kwargs, Mapping) and isinstance(kwargs.get("team"), str) else None,
+        payload=kwargs.get("payload"),
+        team=team if isinstance(team, str) else None,
     )
     key = delivery_key(attempt.task_id, attempt.number - 1)
     counter = task.delivery_counter()
     starts = counter.started(key) if counter else int(header(request, "x-delivery-count") or 0) + 1
+    task.observer.task_started(operation.name)
+    outcome = "requeued"
     try:
         if starts > task.settings.max_deliveries:
             error = f"the message was delivered {starts} times without finishing; it kills or stalls its worker"
-            return _dead_letter(task, attempt, "poison", attempt.payload, error=error)
-        return _attempt(task, attempt, args, kwargs)
+            outcome = _dead_letter(task, attempt, "poison", attempt.payload, error=error)
+        else:
+            outcome = _attempt(task, attempt, args, kwargs)
+        return outcome
     except Retry:
+        outcome = "retried"
         raise
     except Reject:
         raise
-    except Exception as exc:  # publishing a retry or dead letter failed: keep the message
+    except Exception as exc:  # publishing a retry or a dead letter failed: keep the message
         logger.error("requeued", exc_info=True, extra=context(**attempt.log_fields(error=mask_text(str(exc)))))
         raise Reject(exc, requeue=True) from exc
     finally:
+        task.observer.task_finished(operation.name, outcome)
         if counter:
             counter.finished(key)
 
 
 def _attempt(task: SendxTask, attempt: Attempt, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    started = time.monotonic()
     try:
         payload, team = _check_arguments(args, kwargs)
         payload = _validated(attempt.operation, payload, task.settings.api_flavor)
@@ -106,10 +116,9 @@ def _attempt(task: SendxTask, attempt: Attempt, args: tuple[Any, ...], kwargs: M
         return _failed(task, attempt, error)
     except Exception as exc:
         # Our own bug or an unexpected environment problem: retry within the window,
-        # so that a fix deployed in time lets the message through.
+        # so that a fix deployed in time still lets the message through.
         logger.error("unexpected error", exc_info=True, extra=context(**attempt.log_fields()))
-        wrapped = ServerError(f"unexpected {type(exc).__name__}: {mask_text(str(exc))}", method="-", path="-")
-        return _failed(task, attempt, wrapped)
+        return _failed(task, attempt, ServerError(f"unexpected {type(exc).__name__}: {exc}", method="-", path="-"))
     latency_ms = round((time.monotonic() - started) * 1000, 1)
     logger.info("delivered", extra=context(**attempt.log_fields(outcome="delivered", latency_ms=latency_ms)))
     return "delivered"
@@ -126,33 +135,30 @@ def _failed(task: SendxTask, attempt: Attempt, error: ApiError) -> str:
     )
     if isinstance(decision, DeadLetter):
         return _dead_letter(task, attempt, decision.reason, attempt.payload, error=str(error), cause=error)
-    return _retry(task, attempt, decision, error)
+    _retry(task, attempt, decision, error)
+    raise AssertionError("unreachable: _retry raises")
 
 
-def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: ApiError) -> str:
+def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: ApiError) -> None:
     payload = dict(attempt.payload)
     if decision.split_increments:
         payload, increments = split_increments(payload)
-        ambiguous = {"email": payload["email"], "customFields": increments}
         _dead_letter(
             task,
             attempt,
             "ambiguous_increment",
-            ambiguous,
+            {"email": payload["email"], "customFields": increments},
             error=f"SendX may have applied these increments before failing ({error}); not resent",
             cause=error,
         )
     countdown = countdown_for(decision.delay_s)
-    level = "error" if error.__class__.__name__ == "AuthError" else "info"
-    message = "SendX rejected the credentials; retry scheduled" if level == "error" else "retry scheduled"
-    getattr(logger, level)(
-        message,
-        extra=context(
-            **attempt.log_fields(outcome="retry", status=error.status, delay_s=countdown, error=mask_text(str(error)))
-        ),
-    )
-    if level == "error":
-        _note_auth_rejected(task)
+    fields = attempt.log_fields(outcome="retry", status=error.status, delay_s=countdown, error=mask_text(str(error)))
+    if isinstance(error, AuthError):
+        # Not the message's fault: the whole backlog waits for a fixed key.
+        health.auth_rejected()
+        logger.error("SendX rejected the credentials; retry scheduled", extra=context(**fields))
+    else:
+        logger.info("retry scheduled", extra=context(**fields))
     kwargs: dict[str, Any] = {"payload": payload}
     if attempt.team is not None:
         kwargs["team"] = attempt.team
@@ -194,6 +200,7 @@ def _dead_letter(
         evidence=cause.evidence() if cause else {},
     )
     task.publish_dead_letter(record)
+    task.observer.dead_lettered(attempt.operation.name, reason)
     logger.warning(
         "dead-lettered",
         extra=context(**attempt.log_fields(outcome="dead_lettered", reason=reason, status=record.status, id=record.id)),
@@ -217,7 +224,7 @@ def _check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[
     return kwargs["payload"], team
 
 
-def _validated(operation: Operation, payload: Any, flavor: Any) -> dict[str, Any]:
+def _validated(operation: Operation, payload: Any, flavor: Flavor) -> dict[str, Any]:
     try:
         return operation.load(payload, flavor)
     except ValidationError as exc:
@@ -238,10 +245,3 @@ def _first_attempt_at(request: Any) -> float:
         return float(value) if value is not None else time.time()
     except (TypeError, ValueError):
         return time.time()
-
-
-def _note_auth_rejected(task: SendxTask) -> None:
-    """Leave a mark that `sendx-worker check` reads: SendX rejected our credentials."""
-    from ..worker.health import record_auth_rejected
-
-    record_auth_rejected(task.settings)

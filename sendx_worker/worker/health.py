@@ -14,9 +14,7 @@ from typing import Any
 
 from celery.worker.control import inspect_command
 
-from ..settings import Settings
-
-__all__ = ["WorkerHealth", "health", "record_auth_rejected"]
+__all__ = ["WorkerHealth", "health"]
 
 
 class WorkerHealth:
@@ -38,11 +36,6 @@ class WorkerHealth:
 
 
 health = WorkerHealth()
-
-
-def record_auth_rejected(settings: Settings) -> None:
-    """Note that SendX rejected the credentials just now."""
-    health.auth_rejected()
 
 
 @inspect_command()

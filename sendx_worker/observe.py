@@ -1,0 +1,50 @@
+"""The seam between delivery and whatever watches it (Prometheus, tests).
+
+Delivery reports what happens to an :class:`Observer` attached to the Celery app
+(``app.sendx_observer``); the default one does nothing, so metrics cost nothing
+unless they are switched on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["NullObserver", "Observer", "observer_of"]
+
+
+class Observer(Protocol):
+    """Receives delivery events; implementations must be thread-safe and never raise."""
+
+    def task_started(self, operation: str) -> None:
+        """A delivery attempt of ``operation`` ("identify"/"track") began."""
+
+    def task_finished(self, operation: str, outcome: str) -> None:
+        """An attempt ended: "delivered", "retried", "dead_lettered" or "requeued"."""
+
+    def dead_lettered(self, operation: str, reason: str) -> None:
+        """A dead letter was published for ``operation`` with ``reason``."""
+
+    def sendx_call(self, operation: str, status: int | None, seconds: float) -> None:
+        """One HTTP call to SendX returned ``status`` (None: no response) after ``seconds``."""
+
+
+class NullObserver:
+    """Watches nothing."""
+
+    def task_started(self, operation: str) -> None:
+        return None
+
+    def task_finished(self, operation: str, outcome: str) -> None:
+        return None
+
+    def dead_lettered(self, operation: str, reason: str) -> None:
+        return None
+
+    def sendx_call(self, operation: str, status: int | None, seconds: float) -> None:
+        return None
+
+
+def observer_of(app: Any) -> Observer:
+    """The observer attached to ``app`` (a :class:`NullObserver` if none)."""
+    found: Observer = getattr(app, "sendx_observer", None) or NullObserver()
+    return found
