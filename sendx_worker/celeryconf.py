@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .client.sendx import CONNECT_TIMEOUT_CAP_S
 from .settings import Settings
 from .topology import WORK_EXCHANGE, WORK_QUEUE, WORK_ROUTING_KEY, work_queue
 
@@ -22,9 +23,11 @@ def redis_visibility_timeout_s(settings: Settings) -> float:
     visibility timeout must outlast the longest retry delay plus the time to run the
     call; otherwise Redis hands the waiting message to a second worker and the call
     runs twice. It is also how long a killed worker's messages take to come back, so
-    it is kept no longer than that.
+    it is kept no longer than that: the longest delay, plus a call (connect and read)
+    that may be queued behind one other call in its slot (prefetch is one per slot),
+    plus a margin for clock skew and scheduling.
     """
-    return settings.retry_cap_s + 3 * settings.timeout_s + 30.0
+    return settings.retry_cap_s + 2 * (settings.timeout_s + CONNECT_TIMEOUT_CAP_S) + 10.0
 
 
 def embedded_broker_folder(settings: Settings) -> Path:
@@ -42,7 +45,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         transport_options = {"data_folder_in": folder, "data_folder_out": folder, "control_folder": folder}
         extra["broker_transport"] = "sendx_worker.embedded:Transport"
     elif broker_url.startswith(("redis:", "rediss:")):
-        transport_options = {"visibility_timeout": redis_visibility_timeout_s(settings)}
+        transport_options = {
+            "visibility_timeout": redis_visibility_timeout_s(settings),
+            # kombu sweeps for messages abandoned by a dead worker only every ~100 s
+            # by default (10 s x throttle 10); one cheap sorted-set scan every 5 s
+            # brings them back soon after their visibility timeout.
+            "unacked_restore_interval": 5,
+            "unacked_restore_throttle": 1,
+        }
     elif broker_url.startswith(("amqp:", "amqps:", "pyamqp:")):
         # Wait for RabbitMQ's confirmation of every publish: a retry or a dead letter
         # is only acknowledged once its replacement is safely on the broker.

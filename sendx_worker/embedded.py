@@ -1,44 +1,97 @@
-"""The embedded broker: kombu's filesystem transport, with atomic message files.
+"""The embedded broker: kombu's filesystem transport, made safe for at-least-once.
 
-kombu writes a message file in place, so a consumer polling the folder can pick
-up a file that is still empty and die decoding it (seen here: a worker publishing
-its own retry crashed on it). Writing to a hidden temporary name and renaming is
-atomic on one filesystem: a consumer sees a whole message or none.
+kombu's filesystem transport has two gaps this subclass closes:
 
-What the embedded broker cannot do (single host, no acknowledgements on disk):
-a message is removed from the folder when a worker takes it, so a worker killed
-with SIGKILL loses the messages it held: the ones running and prefetched, and the
-retries it was holding until their countdown. A graceful stop (SIGTERM) hands
-them back. Use RabbitMQ or Redis where that matters.
+- it writes a message file in place, so a consumer polling the folder can take a
+  file that is still empty and die decoding it (seen here: a worker publishing its
+  own retry crashed on it). Messages are written under a hidden name and renamed,
+  which is atomic: a consumer sees a whole message or none.
+- it deletes a message file the moment a worker takes it, so a worker killed with
+  SIGKILL lost everything it held (running, prefetched, and retries waiting for
+  their countdown). Here taking a message *moves* its file into a folder owned by
+  the taking process, acknowledging deletes it, and a process that finds the owner
+  of such a folder dead moves its files back into the queue.
+
+It remains a single-host broker: every worker must share the folder, and a
+folder is recognised as orphaned by its owner's process id no longer running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import uuid
-from time import monotonic
+from pathlib import Path
 from typing import Any
 
 from kombu.transport import filesystem
-from kombu.utils.encoding import str_to_bytes
-from kombu.utils.json import dumps
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
 
 __all__ = ["Channel", "Transport"]
 
+UNACKED_FOLDER = "unacked"
+FILE_PROPERTY = "sendx_unacked_file"
+# How often a consumer looks for the folders of dead processes.
+ORPHAN_SWEEP_INTERVAL_S = 5.0
+
 
 class Channel(filesystem.Channel):
-    """A filesystem channel whose messages appear in the folder atomically."""
+    """A filesystem channel with atomic writes and acknowledgements kept on disk."""
+
+    _last_sweep = 0.0
+
+    @property
+    def _unacked_folder(self) -> Path:
+        folder = Path(self.data_folder_in) / UNACKED_FOLDER / str(os.getpid())
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
-        final = os.path.join(self.data_folder_out, name)
-        # The leading dot keeps the half-written file from matching any queue.
-        partial = os.path.join(self.data_folder_out, f".{name}.partial")
-        with open(partial, "wb") as handle:
-            handle.write(str_to_bytes(dumps(payload)))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, final)
+        name = f"{round(time.monotonic() * 1000):015d}_{uuid.uuid4()}.{queue}.msg"
+        _write_atomically(Path(self.data_folder_out) / name, str_to_bytes(dumps(payload)))
+
+    def _get(self, queue: str) -> Any:
+        self._maybe_sweep_orphans()
+        wanted = f"{queue}.msg"
+        inbox = Path(self.data_folder_in)
+        for name in sorted(os.listdir(inbox)):
+            if name.partition(".")[2] != wanted:
+                continue
+            held = self._unacked_folder / name
+            try:
+                # rename is the claim: of several consumers, exactly one succeeds.
+                os.rename(inbox / name, held)
+            except OSError:
+                continue
+            payload = loads(bytes_to_str(held.read_bytes()))
+            payload.setdefault("properties", {})[FILE_PROPERTY] = str(held)
+            return payload
+        raise filesystem.Empty()
+
+    def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
+        message = self.qos._delivered.get(delivery_tag)
+        super().basic_ack(delivery_tag, multiple=multiple)
+        _forget(message)
+
+    def basic_reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        message = self.qos._delivered.get(delivery_tag)
+        super().basic_reject(delivery_tag, requeue=requeue)
+        _forget(message)
+
+    def _restore(self, message: Any) -> None:
+        # Put back (requeue, or channel closed with messages unacknowledged): the
+        # new copy is in the queue before the held file goes.
+        super()._restore(message)
+        _forget(message)
+
+    def _maybe_sweep_orphans(self) -> None:
+        now = time.monotonic()
+        if now - self._last_sweep < ORPHAN_SWEEP_INTERVAL_S:
+            return
+        self._last_sweep = now
+        restore_orphans(Path(self.data_folder_in))
 
 
 class Transport(filesystem.Transport):
@@ -47,3 +100,50 @@ class Transport(filesystem.Transport):
     Channel = Channel
     driver_type = "filesystem"
     driver_name = "filesystem"
+
+
+def restore_orphans(inbox: Path) -> int:
+    """Move the messages held by dead processes back into the queue; returns how many."""
+    restored = 0
+    root = inbox / UNACKED_FOLDER
+    if not root.is_dir():
+        return 0
+    for owner in root.iterdir():
+        if not owner.name.isdigit() or _is_alive(int(owner.name)):
+            continue
+        for held in owner.iterdir():
+            with contextlib.suppress(OSError):
+                os.rename(held, inbox / held.name)
+                restored += 1
+        with contextlib.suppress(OSError):
+            owner.rmdir()
+    return restored
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _forget(message: Any) -> None:
+    if message is None:
+        return
+    path = (getattr(message, "properties", None) or {}).get(FILE_PROPERTY)
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # The leading dot keeps the half-written file from matching any queue.
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)

@@ -1,4 +1,4 @@
-"""The HTTP layer: a threaded HTTP/1.1 server whose handler routes, faults, logs and answers.
+"""The HTTP layer: the request handler that routes, faults, logs and answers each request.
 
 The hot path is kept lean for benchmarks: one JSON decode and one encode per request,
 one write per response, a lock held only around the store, the faults and the log.
@@ -10,22 +10,22 @@ import contextlib
 import json
 import logging
 import socket
-import socketserver
 import struct
-import sys
 import time
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from .admin import ADMIN_PREFIX, Control, handle_admin
-from .backend import Backend
+from .admin import ADMIN_PREFIX, handle_admin
 from .endpoints import ROUTES, Reply, Route, answer, error_body
 from .faults import Decision
 from .request_head import HeaderError, Headers, read_headers
 
-__all__ = ["EmulatorServer", "Handler"]
+if TYPE_CHECKING:
+    from .server import EmulatorServer
+
+__all__ = ["Handler"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,34 +39,6 @@ class _Unframed(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.reply = Reply(status, error_body(message))
-
-
-class EmulatorServer(ThreadingHTTPServer):
-    """One listening socket; a daemon thread per connection, all sharing one Backend."""
-
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 1024  # benchmarks open dozens of connections at once
-    allow_reuse_address = True  # an outage that ends must get the same port back at once
-
-    def __init__(self, address: tuple[str, int], backend: Backend, control: Control) -> None:
-        self.backend = backend
-        self.control = control
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse DNS lookup, which can stall for seconds."""
-        socketserver.TCPServer.server_bind(self)
-        self.server_name = str(self.server_address[0])
-        self.server_port = int(self.server_address[1])
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet about clients that went away; log anything else with its traceback."""
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        logger.exception("sendx emulator: unexpected error serving %s", client_address)
 
 
 class Handler(BaseHTTPRequestHandler):

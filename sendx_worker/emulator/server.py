@@ -3,23 +3,59 @@
 from __future__ import annotations
 
 import copy
+import logging
+import socket
+import socketserver
+import sys
 import threading
 from collections.abc import Mapping
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 
+from .admin import Control
 from .backend import Backend
 from .endpoints import Teams
 from .faults import FaultConfig, Faults
-from .handler import EmulatorServer
+from .handler import Handler
 from .journal import DEFAULT_LOG_SIZE, Journal
 
-__all__ = ["DEFAULT_TEAMS", "Emulator"]
+__all__ = ["DEFAULT_TEAMS", "Emulator", "EmulatorServer"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TEAMS: Mapping[str, str] = {"team-1": "test-key"}
 _BASE_PATHS = {"v1": "/api/v1", "rest": "/api/v1/rest"}
 # How often the accept loop checks for a stop; it bounds how long stop() and an outage take.
 _POLL_S = 0.02
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    """One listening socket; a daemon thread per connection, all sharing one Backend."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024  # benchmarks open dozens of connections at once
+    allow_reuse_address = True  # an outage that ends must get the same port back at once
+
+    def __init__(self, address: tuple[str, int], backend: Backend, control: Control) -> None:
+        self.backend = backend
+        self.control = control
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, Handler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup, which can stall for seconds."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that went away; log anything else with its traceback."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        logger.exception("sendx emulator: unexpected error serving %s", client_address)
 
 
 class Emulator:

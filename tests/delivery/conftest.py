@@ -13,7 +13,7 @@ from sendx_worker.celery_app import create_app
 from sendx_worker.deadletter import DeadLetterQueue, DeadLetterRecord
 from sendx_worker.emulator import Emulator
 from sendx_worker.settings import load_settings
-from tests.support.brokers import TestBroker, test_broker
+from tests.support.brokers import IsolatedBroker, isolated_broker
 from tests.support.waiting import wait_for
 from tests.support.workers import WorkerProcess
 
@@ -25,7 +25,7 @@ BROKERS = ["rabbitmq", "redis", "filesystem"]
 class Stack:
     """Everything one delivery test needs, wired together."""
 
-    def __init__(self, broker: TestBroker, emulator: Emulator, data_dir: Path) -> None:
+    def __init__(self, broker: IsolatedBroker, emulator: Emulator, data_dir: Path) -> None:
         self.broker = broker
         self.emulator = emulator
         self.data_dir = data_dir
@@ -50,9 +50,14 @@ class Stack:
             self._app = create_app(load_settings(self.env))
         return self._app
 
-    def start_worker(self, *, concurrency: int = 8, wait_ready: bool = True, **env: str) -> WorkerProcess:
+    def start_worker(
+        self, *, concurrency: int = 8, wait_ready: bool = True, extra_args: tuple[str, ...] = (), **env: str
+    ) -> WorkerProcess:
         worker = WorkerProcess(
-            {**self.env, **env}, concurrency=concurrency, log_path=self.data_dir / f"worker-{len(self.workers)}.log"
+            {**self.env, **env},
+            concurrency=concurrency,
+            log_path=self.data_dir / f"worker-{len(self.workers)}.log",
+            extra_args=extra_args,
         )
         self.workers.append(worker)
         return worker.start(wait_ready=wait_ready)
@@ -109,8 +114,8 @@ class Stack:
 
 
 @pytest.fixture(params=BROKERS)
-def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestBroker]:
-    with test_broker(request.param, tmp_path) as found:
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IsolatedBroker]:
+    with isolated_broker(request.param, tmp_path) as found:
         yield found
 
 
@@ -121,7 +126,7 @@ def emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def stack(broker: TestBroker, emulator: Emulator, tmp_path: Path) -> Iterator[Stack]:
+def stack(broker: IsolatedBroker, emulator: Emulator, tmp_path: Path) -> Iterator[Stack]:
     built = Stack(broker, emulator, tmp_path)
     try:
         yield built

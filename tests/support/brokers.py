@@ -12,14 +12,17 @@ from pathlib import Path
 
 import redis
 
+from .waiting import wait_for
+
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672"
 REDIS_URL = "redis://127.0.0.1:6379"
-# Redis databases 10-15 are for tests; 0 is left to whatever else runs here.
-REDIS_TEST_DB = 11
+# Redis databases 10-15 are for tests; a test claims one with a lock key in db 0
+# so that concurrent test runs (and the benchmarks, on db 12) never share one.
+REDIS_TEST_DBS = (10, 11, 13, 14, 15)
 
 
 @dataclass(frozen=True)
-class TestBroker:
+class IsolatedBroker:
     """A broker URL that only this test uses."""
 
     kind: str
@@ -31,38 +34,51 @@ def _rabbitmqctl(*args: str) -> None:
 
 
 @contextmanager
-def rabbitmq_vhost() -> Iterator[TestBroker]:
+def rabbitmq_vhost() -> Iterator[IsolatedBroker]:
     vhost = f"sendx-test-{uuid.uuid4().hex[:8]}"
     _rabbitmqctl("add_vhost", vhost)
     try:
         _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-        yield TestBroker("rabbitmq", f"{RABBITMQ_URL}/{vhost}")
+        yield IsolatedBroker("rabbitmq", f"{RABBITMQ_URL}/{vhost}")
     finally:
         _rabbitmqctl("delete_vhost", vhost)
 
 
 @contextmanager
-def redis_database() -> Iterator[TestBroker]:
-    url = f"{REDIS_URL}/{REDIS_TEST_DB}"
+def redis_database() -> Iterator[IsolatedBroker]:
+    locks = redis.Redis.from_url(f"{REDIS_URL}/0")
+    token = uuid.uuid4().hex
+    db = wait_for(lambda: _claim_redis_db(locks, token), timeout=120, what="a free Redis test database")
+    url = f"{REDIS_URL}/{db}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     try:
-        yield TestBroker("redis", url)
+        yield IsolatedBroker("redis", url)
     finally:
         client.flushdb()
         client.close()
+        if locks.get(f"sendx-test:db:{db}") == token.encode():
+            locks.delete(f"sendx-test:db:{db}")
+        locks.close()
+
+
+def _claim_redis_db(locks: redis.Redis, token: str) -> int | None:
+    for db in REDIS_TEST_DBS:
+        if locks.set(f"sendx-test:db:{db}", token, nx=True, ex=900):
+            return db
+    return None
 
 
 @contextmanager
-def filesystem_folder(data_dir: Path) -> Iterator[TestBroker]:
+def filesystem_folder(data_dir: Path) -> Iterator[IsolatedBroker]:
     try:
-        yield TestBroker("filesystem", "filesystem://")
+        yield IsolatedBroker("filesystem", "filesystem://")
     finally:
         shutil.rmtree(data_dir / "broker", ignore_errors=True)
 
 
 @contextmanager
-def test_broker(kind: str, data_dir: Path) -> Iterator[TestBroker]:
+def isolated_broker(kind: str, data_dir: Path) -> Iterator[IsolatedBroker]:
     """The broker of ``kind`` ("rabbitmq", "redis", "filesystem"), isolated for one test."""
     if kind == "rabbitmq":
         with rabbitmq_vhost() as broker:

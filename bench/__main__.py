@@ -1,0 +1,97 @@
+"""``python -m bench COMMAND [options]``: sendx-worker's benchmarks.
+
+commands:
+  throughput   tasks/s of worker configurations draining a pre-filled queue, vs the references
+  enqueue      identify() calls/s vs bare apply_async on the same broker
+  memory       the default worker's peak RSS, and its RSS at task 1,000 vs the last task
+  latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
+  emulator     the emulator's own ceiling (bench.emulator_ceiling)
+  plot         docs/bench/throughput.png from the throughput results
+  smoke        every benchmark once, small; exits 0 if they all ran (asserts no speed)
+
+``python -m bench COMMAND --help`` for each command's options. Results are printed as
+Markdown tables and saved as JSON under bench/results/.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from .common import RESULTS
+
+__all__ = ["main", "smoke"]
+
+
+def _commands() -> dict[str, Callable[[list[str] | None], int]]:
+    from . import emulator_ceiling, enqueue, latency, memory, plot, throughput
+
+    return {
+        "throughput": throughput.main,
+        "enqueue": enqueue.main,
+        "memory": memory.main,
+        "latency": latency.main,
+        "emulator": emulator_ceiling.main,
+        "plot": plot.main,
+    }
+
+
+def smoke(argv: list[str] | None = None) -> int:
+    """Run every benchmark once in a small configuration; 1 if any of them crashed."""
+    commands = _commands()
+    with tempfile.TemporaryDirectory(prefix="sendx-bench-smoke-") as scratch:
+        plot_out = str(Path(scratch) / "throughput.png")
+        steps: list[tuple[str, list[str]]] = [
+            # Each broker once, with the reference.
+            ("throughput", ["--tasks", "200", "--runs", "1", "--brokers", "rabbitmq", "redis", "filesystem",
+                            "--configs", "default", "--references", "reference", "--name", "smoke-throughput"]),
+            # The other kinds of worker, once each, on RabbitMQ.
+            ("throughput", ["--tasks", "200", "--runs", "1", "--configs", "naive", "default-x2", "gevent-64",
+                            "prefork-4", "--references", "--name", "smoke-throughput"]),
+            ("enqueue", ["--calls", "200", "--runs", "1", "--name", "smoke-enqueue"]),
+            ("memory", ["--tasks", "300", "--runs", "1", "--name", "smoke-memory"]),
+            ("latency", ["--rate", "20", "--seconds", "5", "--runs", "1", "--name", "smoke-latency"]),
+            ("emulator", ["--requests", "1000", "--threads", "8"]),
+            ("plot", []),  # its arguments are the results the throughput steps have just written
+        ]  # fmt: skip
+        failed = []
+        started = time.monotonic()
+        for number, (name, args) in enumerate(steps, 1):
+            if name == "plot":
+                args = [*map(str, sorted(RESULTS.glob("smoke-throughput-*.json"))[-2:]), "--out", plot_out]
+            print(f"== smoke {number}/{len(steps)}: python -m bench {name} {' '.join(args)}", flush=True)
+            step_started = time.monotonic()
+            try:
+                code = commands[name](args)
+            except BaseException as exc:  # SystemExit from argparse included: a crash is a crash
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                traceback.print_exc()
+                code = 1
+            print(f"== {name}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.monotonic() - step_started:.0f} s")
+            if code != 0:
+                failed.append(name)
+        print(f"== smoke: {len(steps) - len(failed)}/{len(steps)} ran in {time.monotonic() - started:.0f} s", end="")
+        print(f"; failed: {', '.join(failed)}" if failed else "")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to the benchmark named by the first argument."""
+    args = sys.argv[1:] if argv is None else argv
+    commands = {**_commands(), "smoke": smoke}
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if args else 2
+    if args[0] not in commands:
+        print(f"python -m bench: unknown command {args[0]!r}; one of {', '.join(commands)}", file=sys.stderr)
+        return 2
+    return commands[args[0]](args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

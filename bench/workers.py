@@ -1,0 +1,179 @@
+"""The worker configurations the benchmarks compare, as the commands that start them.
+
+``default_worker()`` is the one place that says what "the default ``sendx-worker
+worker``" is: ``python -m sendx_worker worker [--processes N]`` with nothing else, so
+that the benchmark follows the CLI's defaults as they change. Where the CLI is missing
+(or with ``BENCH_DEFAULT_WORKER=celery``) it is the equivalent ``celery`` command line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+import uuid
+from dataclasses import dataclass, field, replace
+
+__all__ = ["CONFIGS", "USE_CLI", "WorkerSpec", "config", "default_worker"]
+
+USE_CLI = os.environ.get("BENCH_DEFAULT_WORKER", "cli") == "cli" and bool(importlib.util.find_spec("sendx_worker.cli"))
+
+# What the CLI does by default (threads pool, concurrency 32, no gossip/mingle, events on).
+DEFAULT_POOL, DEFAULT_CONCURRENCY = "threads", 32
+_COMMON = ("--without-gossip", "--without-mingle")
+# The pool sweep runs without task events: with events on, a threads-pool worker on
+# RabbitMQ can livelock (docs/BENCHMARKS.md, "The event-connection stall"), which would
+# measure the stall instead of the pool. ``default`` keeps the CLI's events as they are.
+_NO_EVENTS = ("worker_send_task_events=False",)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """One worker configuration: ``processes`` identical worker processes."""
+
+    name: str
+    pool: str
+    concurrency: int
+    processes: int = 1
+    app: str = "sendx_worker"
+    queue: str = "sendx"
+    # ``key=value`` Celery settings appended to the command line (celery worker accepts them).
+    settings: tuple[str, ...] = _NO_EVENTS
+    flags: tuple[str, ...] = _COMMON
+    cli: bool = False
+    notes: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def naive(self) -> bool:
+        """True for the hand-written floor task (bench.naive_app)."""
+        return self.app != "sendx_worker"
+
+    def commands(self) -> list[list[str]]:
+        """The command lines that start this configuration (one per process unless the CLI forks)."""
+        if self.cli:  # the CLI's own defaults, nothing added
+            command = [sys.executable, "-m", "sendx_worker", "worker"]
+            if self.processes > 1:
+                command += ["--processes", str(self.processes)]
+            return [command + list(self.settings)]
+        return [self._celery(number) for number in range(self.processes)]
+
+    def _celery(self, number: int) -> list[str]:
+        command = [sys.executable, "-m", "celery", "-A", self.app, "worker"]
+        if self.pool:
+            command += ["-P", self.pool]
+        if self.concurrency:
+            command += ["-c", str(self.concurrency)]
+        command += ["-n", f"bench{number}-{uuid.uuid4().hex[:6]}@%h", "-Q", self.queue, *self.flags]
+        return command + list(self.settings)
+
+    def shown(self) -> str:
+        """The command as a person would type it (one process; ``xN`` for several)."""
+        command = " ".join(self.commands()[0]).replace(sys.executable, "python")
+        command = re.sub(r" -n bench0-\w+@%h", "", command)
+        if self.processes > 1 and not self.cli:
+            command = f"{self.processes} x [{command}]"
+        return command
+
+
+def default_worker(processes: int = 1) -> WorkerSpec:
+    """``sendx-worker worker`` with its defaults (``processes`` > 1: ``--processes N``)."""
+    suffix = f"x{processes}" if processes > 1 else ""
+    return WorkerSpec(
+        name=f"default-{suffix}" if suffix else "default",
+        pool=DEFAULT_POOL,
+        concurrency=DEFAULT_CONCURRENCY,
+        processes=processes,
+        settings=(),
+        flags=(*_COMMON, "-E", "--loglevel", "INFO"),
+        cli=USE_CLI,
+        tags=("default",),
+    )
+
+
+def _threads(concurrency: int, processes: int = 1) -> WorkerSpec:
+    suffix = f"x{processes}" if processes > 1 else ""
+    return WorkerSpec(f"threads-{concurrency}{suffix}", "threads", concurrency, processes, tags=("threads",))
+
+
+def _gevent(concurrency: int, processes: int = 1) -> WorkerSpec:
+    # MEASURED.md trap 1: with AMQP heartbeats the green loop blocks 0.1 s per message.
+    suffix = f"x{processes}" if processes > 1 else ""
+    return WorkerSpec(
+        f"gevent-{concurrency}{suffix}",
+        "gevent",
+        concurrency,
+        processes,
+        settings=(*_NO_EVENTS, "broker_heartbeat=0"),
+        tags=("gevent",),
+    )
+
+
+def _prefork(concurrency: int) -> WorkerSpec:
+    return WorkerSpec(f"prefork-{concurrency}", "prefork", concurrency, tags=("prefork",))
+
+
+NAIVE = WorkerSpec(
+    name="naive",
+    pool="",  # Celery's default: prefork, one child per CPU
+    concurrency=0,
+    app="bench.naive_app",
+    queue="naive",
+    flags=(),
+    settings=(),
+    notes="hand-written task: requests.post, Celery defaults, prefork",
+    tags=("naive",),
+)
+
+# The same hand-written task given the pool and concurrency of our default.
+NAIVE_THREADS = replace(
+    NAIVE, name="naive-threads", pool=DEFAULT_POOL, concurrency=DEFAULT_CONCURRENCY, notes="naive task, threads pool"
+)
+
+CONFIGS: dict[str, WorkerSpec] = {
+    spec.name: spec
+    for spec in [
+        default_worker(),
+        default_worker(2),
+        NAIVE,
+        NAIVE_THREADS,
+        *(_threads(c) for c in (8, 16, 32, 64, 128)),
+        *(_threads(c, 2) for c in (16, 32, 64)),
+        *(_gevent(c) for c in (32, 64, 100, 128, 256)),
+        _gevent(100, 2),
+        *(_prefork(c) for c in (2, 4, 8, 16, 32)),
+        # Variants of the default, to find where its time goes (threads-32 is it without events).
+        replace(
+            default_worker(),
+            name="default-nohb",
+            settings=("broker_heartbeat=0",),
+            tags=("variant",),
+            notes="default (events on) without AMQP heartbeats",
+        ),
+        replace(
+            _threads(32),
+            name="threads-32-prefetch4",
+            settings=(*_NO_EVENTS, "worker_prefetch_multiplier=4"),
+            tags=("variant",),
+            notes="threads-32 with prefetch multiplier 4",
+        ),
+    ]
+}
+
+
+def config(name: str) -> WorkerSpec:
+    """The configuration called ``name``; ``threads-C[xP]``, ``gevent-C[xP]``, ``prefork-C`` are made on demand."""
+    if name in CONFIGS:
+        return CONFIGS[name]
+    match = re.fullmatch(r"(threads|gevent|prefork)-(\d+)(?:x(\d+))?", name)
+    if match is None:
+        raise KeyError(f"unknown worker configuration {name!r}; known: {', '.join(CONFIGS)}")
+    pool, concurrency, processes = match.group(1), int(match.group(2)), int(match.group(3) or 1)
+    if pool == "threads":
+        return _threads(concurrency, processes)
+    if pool == "gevent":
+        return _gevent(concurrency, processes)
+    if processes != 1:
+        raise KeyError("prefork takes its processes from the concurrency: prefork-C only")
+    return _prefork(concurrency)

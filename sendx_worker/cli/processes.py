@@ -1,0 +1,69 @@
+"""Several Celery worker processes under one parent that forwards signals and waits for them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from .common import EXIT_FAILURE, EXIT_OK, PROG
+
+__all__ = ["FORWARDED_SIGNALS", "supervise"]
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def supervise(worker_args: Sequence[list[str]]) -> int:
+    """Start ``python -m celery -A sendx_worker <args>`` for each, until all have exited.
+
+    SIGTERM/SIGINT/SIGQUIT are passed on to every child, which shuts down as Celery
+    does (SIGTERM: warm). The children run in their own process group so that a
+    Ctrl-C reaches them once, through here. If one fails, the others are stopped.
+    Returns 0 when every child exited 0, else 1.
+    """
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    try:
+        for args in worker_args:
+            command = [sys.executable, "-m", "celery", "-A", "sendx_worker", *args]
+            children.append(subprocess.Popen(command, process_group=0))
+        codes = _wait_all(children, lambda: stopping)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK if all(code == 0 for code in codes) else EXIT_FAILURE
+
+
+def _wait_all(children: list[subprocess.Popen[bytes]], stopping: Callable[[], bool]) -> list[int]:
+    """Reap the children as they exit; on an unexpected failure, stop the rest."""
+    by_pid = {child.pid: child for child in children}
+    codes: dict[int, int] = {}
+    while len(codes) < len(children):
+        pid, status = os.wait()  # retried after a signal handler runs (PEP 475)
+        child = by_pid.get(pid)
+        if child is None:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        child.returncode = code  # reaped here; tell Popen, so that poll() does not wait again
+        codes[pid] = code
+        if code != 0 and not stopping():
+            print(f"{PROG}: worker process {pid} exited with {code}; stopping the others", file=sys.stderr, flush=True)
+            for other in children:
+                if other.returncode is None:
+                    other.send_signal(signal.SIGTERM)
+    return list(codes.values())
