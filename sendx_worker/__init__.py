@@ -7,7 +7,10 @@
     track("john@example.com", add_tags=["paid user"], remove_tags=["trial user"])
 """
 
-from .celery_app import app, create_app
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ApiError,
     AuthError,
@@ -23,8 +26,11 @@ from .errors import (
     ServerError,
     TransientError,
 )
-from .producer import identify, track
 from .settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from .celery_app import app, create_app
+    from .producer import identify, track
 
 __version__ = "0.1.0"
 
@@ -55,3 +61,24 @@ __all__ = [
     "load_settings",
     "track",
 ]
+
+
+# Celery is imported on first use, not by `import sendx_worker`: the emulator and
+# most CLI commands start faster, and `celery -A sendx_worker` still finds `app`.
+_LAZY = {
+    "app": ".celery_app",
+    "create_app": ".celery_app",
+    "identify": ".producer",
+    "track": ".producer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sendx_worker' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
