@@ -3,43 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from marshmallow import ValidationError
 
 from sendx_worker.schemas import identify_payload, load_identify_wire
-from sendx_worker.schemas.casing import camelcase
-
-
-@dataclass(frozen=True)
-class Side:
-    """One way into the schema: Python keyword arguments, or a wire dict from the queue."""
-
-    name: str
-    key: Callable[[str], str]
-
-    def identify(self, flavor: Any = "v1", **kwargs: Any) -> dict[str, Any]:
-        if self.name == "python":
-            return identify_payload(flavor, **kwargs)
-        return load_identify_wire({camelcase(name): value for name, value in kwargs.items()}, flavor)
-
-    def errors(self, flavor: Any = "v1", **kwargs: Any) -> dict[str, Any]:
-        with pytest.raises(ValidationError) as info:
-            self.identify(flavor, **kwargs)
-        messages = info.value.messages
-        assert isinstance(messages, dict)
-        return messages
-
-
-@pytest.fixture(params=["python", "wire"])
-def side(request: pytest.FixtureRequest) -> Side:
-    return Side("python", str) if request.param == "python" else Side("wire", camelcase)
-
-
-EMAIL = "john@example.com"
+from tests.schemas.conftest import EMAIL, Side
 
 
 def test_a_valid_birthday_stays_the_same_string(side: Side) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -11,34 +9,7 @@ from marshmallow import ValidationError
 
 from sendx_worker.schemas import identify_payload, load_identify_wire
 from sendx_worker.schemas.casing import camelcase
-
-
-@dataclass(frozen=True)
-class Side:
-    """One way into the schema: Python keyword arguments, or a wire dict from the queue."""
-
-    name: str
-    key: Callable[[str], str]
-
-    def identify(self, flavor: Any = "v1", **kwargs: Any) -> dict[str, Any]:
-        if self.name == "python":
-            return identify_payload(flavor, **kwargs)
-        return load_identify_wire({camelcase(name): value for name, value in kwargs.items()}, flavor)
-
-    def errors(self, flavor: Any = "v1", **kwargs: Any) -> dict[str, Any]:
-        with pytest.raises(ValidationError) as info:
-            self.identify(flavor, **kwargs)
-        messages = info.value.messages
-        assert isinstance(messages, dict)
-        return messages
-
-
-@pytest.fixture(params=["python", "wire"])
-def side(request: pytest.FixtureRequest) -> Side:
-    return Side("python", str) if request.param == "python" else Side("wire", camelcase)
-
-
-EMAIL = "john@example.com"
+from tests.schemas.conftest import EMAIL, Side
 
 
 def test_a_full_identify_becomes_the_camel_case_wire_dict(side: Side) -> None:

@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from marshmallow import ValidationError
 
 from sendx_worker.schemas import load_track_wire, track_payload
-from sendx_worker.schemas.casing import camelcase
-
-
-@dataclass(frozen=True)
-class Side:
-    """One way into the schema: Python keyword arguments, or a wire dict from the queue."""
-
-    name: str
-    key: Callable[[str], str]
-
-    def track(self, flavor: Any = "v1", **kwargs: Any) -> dict[str, Any]:
-        if self.name == "python":
-            return track_payload(flavor, **kwargs)
-        return load_track_wire({camelcase(name): value for name, value in kwargs.items()}, flavor)
-
-    def errors(self, flavor: Any = "v1", **kwargs: Any) -> dict[str, Any]:
-        with pytest.raises(ValidationError) as info:
-            self.track(flavor, **kwargs)
-        messages = info.value.messages
-        assert isinstance(messages, dict)
-        return messages
-
-
-@pytest.fixture(params=["python", "wire"])
-def side(request: pytest.FixtureRequest) -> Side:
-    return Side("python", str) if request.param == "python" else Side("wire", camelcase)
-
-
-EMAIL = "john@example.com"
+from tests.schemas.conftest import EMAIL, Side
 
 
 def test_a_track_becomes_the_camel_case_wire_dict(side: Side) -> None:
@@ -49,7 +19,9 @@ def test_a_track_becomes_the_camel_case_wire_dict(side: Side) -> None:
 @pytest.mark.parametrize("flavor", ["v1", "rest"])
 def test_the_track_rules_are_the_same_in_both_flavors(side: Side, flavor: str) -> None:
     assert side.track(flavor, email=EMAIL, add_tags=["a"]) == {"email": EMAIL, "addTags": ["a"]}
-    assert side.errors(flavor, email=EMAIL) == {side.key("add_tags"): ["A track must add or remove at least one tag."]}
+    assert side.track_errors(flavor, email=EMAIL) == {
+        side.key("add_tags"): ["A track must add or remove at least one tag."]
+    }
 
 
 def test_removing_only_is_a_track_and_the_empty_list_is_dropped(side: Side) -> None:
@@ -61,12 +33,12 @@ def test_removing_only_is_a_track_and_the_empty_list_is_dropped(side: Side) -> N
 
 @pytest.mark.parametrize("tags", [{}, {"add_tags": []}, {"add_tags": [], "remove_tags": []}, {"remove_tags": None}])
 def test_a_track_must_add_or_remove_at_least_one_tag(side: Side, tags: dict[str, Any]) -> None:
-    errors = side.errors(email=EMAIL, **tags)
+    errors = side.track_errors(email=EMAIL, **tags)
     assert errors == {side.key("add_tags"): ["A track must add or remove at least one tag."]}
 
 
 def test_a_track_cannot_add_and_remove_the_same_tag(side: Side) -> None:
-    errors = side.errors(email=EMAIL, add_tags=["a", "b", "c"], remove_tags=["c", "x", "a"])
+    errors = side.track_errors(email=EMAIL, add_tags=["a", "b", "c"], remove_tags=["c", "x", "a"])
     assert errors == {side.key("remove_tags"): ['Cannot add and remove the same tag: "c", "a".']}
 
 
@@ -83,29 +55,29 @@ def test_duplicate_tags_are_dropped_keeping_order(side: Side) -> None:
 @pytest.mark.parametrize("name", ["add_tags", "remove_tags"])
 def test_a_bare_string_is_not_a_list_of_tags(side: Side, name: str) -> None:
     # Only the type error: "add or remove at least one tag" would be noise next to it.
-    errors = side.errors(email=EMAIL, **{name: "paid user"})
+    errors = side.track_errors(email=EMAIL, **{name: "paid user"})
     assert errors == {side.key(name): ['Must be a list of tag names, e.g. ["paid user"].']}
 
 
 @pytest.mark.parametrize("name", ["add_tags", "remove_tags"])
 def test_a_blank_or_non_string_tag_is_an_error_naming_its_position(side: Side, name: str) -> None:
-    errors = side.errors(email=EMAIL, **{name: ["ok", "", 5]})
+    errors = side.track_errors(email=EMAIL, **{name: ["ok", "", 5]})
     assert errors == {side.key(name): {1: ["Must not be empty."], 2: ["Not a valid string."]}}
 
 
 def test_a_tag_may_have_255_characters_but_not_256(side: Side) -> None:
     assert side.track(email=EMAIL, add_tags=["t" * 255])["addTags"] == ["t" * 255]
-    assert side.errors(email=EMAIL, add_tags=["t" * 256]) == {
+    assert side.track_errors(email=EMAIL, add_tags=["t" * 256]) == {
         side.key("add_tags"): {0: ["Longer than maximum length 255."]}
     }
 
 
 def test_email_is_required(side: Side) -> None:
-    assert side.errors(add_tags=["a"]) == {"email": ["Missing data for required field."]}
+    assert side.track_errors(add_tags=["a"]) == {"email": ["Missing data for required field."]}
 
 
 def test_an_invalid_email_is_an_error(side: Side) -> None:
-    assert side.errors(email="john@", add_tags=["a"]) == {"email": ["Not a valid email address."]}
+    assert side.track_errors(email="john@", add_tags=["a"]) == {"email": ["Not a valid email address."]}
 
 
 def test_surrounding_whitespace_is_stripped_from_the_email(side: Side) -> None:
@@ -114,7 +86,7 @@ def test_surrounding_whitespace_is_stripped_from_the_email(side: Side) -> None:
 
 def test_unknown_fields_are_errors_naming_the_field(side: Side) -> None:
     # "tags" belongs to identify, not track: a likely slip, so it must not pass silently.
-    assert side.errors(email=EMAIL, add_tags=["a"], tags=["b"]) == {"tags": ["Unknown field."]}
+    assert side.track_errors(email=EMAIL, add_tags=["a"], tags=["b"]) == {"tags": ["Unknown field."]}
 
 
 def test_wire_errors_use_the_camel_case_names() -> None:
