@@ -9,7 +9,7 @@
           ├── TransientError         retry later: the same request may succeed
           │    ├── ConnectionFailed  no response: refused, reset, DNS, TLS, timeout
           │    ├── RateLimited       429
-          │    └── ServerError       408 and 5xx
+          │    └── ServerError       408, 5xx, and answers we cannot act on (1xx, 3xx)
           ├── AuthError              401/403: our credentials are wrong, not the message
           └── PermanentError         dead-letter: the same request will fail again
                ├── InvalidPayload    the message itself is malformed (never sent)
@@ -124,7 +124,7 @@ class RateLimited(TransientError):
 
 
 class ServerError(TransientError):
-    """Raised when SendX answered 408 or a 5xx status."""
+    """Raised when SendX answered 408, a 5xx, or a 1xx/3xx we cannot act on."""
 
 
 class AuthError(ApiError):

@@ -171,7 +171,9 @@ class Terminal:
         os.write(self._master, text.encode())
 
     def finish(self) -> tuple[int, str, str]:
-        out, _ = self.process.communicate(timeout=60)
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()  # stderr is the reader thread's
+        self.process.wait(timeout=60)
         self._reader.join(timeout=10)
         os.close(self._master)
         return self.process.returncode, out, self.err
