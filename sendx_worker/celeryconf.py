@@ -13,7 +13,19 @@ from .client.sendx import CONNECT_TIMEOUT_CAP_S
 from .settings import Settings
 from .topology import WORK_EXCHANGE, WORK_QUEUE, WORK_ROUTING_KEY, work_queue
 
-__all__ = ["celery_config", "embedded_broker_folder", "redis_visibility_timeout_s"]
+__all__ = [
+    "WORKER_CONCURRENCY",
+    "WORKER_POOL",
+    "celery_config",
+    "embedded_broker_folder",
+    "redis_visibility_timeout_s",
+]
+
+# The worker's defaults for an I/O-bound job: many calls in flight per process,
+# little CPU per task. Threads, not prefork (two slots on two cores) nor gevent
+# (monkey-patching, and a heartbeat trap on RabbitMQ); figures in docs/BENCHMARKS.md.
+WORKER_POOL = "threads"
+WORKER_CONCURRENCY = 32
 
 
 def redis_visibility_timeout_s(settings: Settings) -> float:
@@ -77,6 +89,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # One message per execution slot: a killed worker holds few unacknowledged
         # messages, and they go back to the queue for another worker.
         "worker_prefetch_multiplier": 1,
+        "worker_pool": WORKER_POOL,
+        "worker_concurrency": WORKER_CONCURRENCY,
         "task_default_queue": WORK_QUEUE,
         "task_default_exchange": WORK_EXCHANGE.name,
         "task_default_exchange_type": WORK_EXCHANGE.type,
