@@ -14,6 +14,7 @@ from celery import Celery
 from .celeryconf import celery_config, embedded_broker_folder
 from .settings import Settings, load_settings
 from .worker import health as _health  # noqa: F401 - registers the `sendx_health` remote-control command
+from .worker import metrics_hook as _metrics_hook  # noqa: F401 - serves metrics when SENDX_METRICS_PORT is set
 from .worker import signals as _signals  # noqa: F401 - worker start-up hooks
 
 __all__ = ["app", "create_app"]
@@ -41,6 +42,8 @@ app = create_app()
 
 def settings_of(celery: Celery) -> Settings:
     """The :class:`Settings` a configured app was built from."""
-    _ = celery.conf.broker_url  # reading the configuration configures the app
+    # Reading a setting configures the app, which attaches its settings; not
+    # broker_url, which Celery answers from CELERY_BROKER_URL without configuring.
+    _ = celery.conf.task_default_queue
     found: Settings = celery.sendx_settings
     return found

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import OperationalError
+from kombu.utils.url import maybe_sanitize_url
 
 from ..celery_app import create_app
 from ..settings import Settings, load_settings
@@ -21,6 +23,7 @@ __all__ = [
     "PROG",
     "CommandError",
     "UsageError",
+    "broker_errors",
     "producer_app",
     "report_error",
     "subcommand",
@@ -85,3 +88,15 @@ def subcommand(subparsers: Any, name: str, *, help: str, description: str, examp
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
+
+
+@contextmanager
+def broker_errors(app: Celery) -> Iterator[None]:
+    """Turn a failure to reach ``app``'s broker into one CommandError naming the broker (no password)."""
+    try:
+        yield
+    except CommandError:
+        raise
+    except (OSError, OperationalError, *app.connection_for_write().connection_errors) as exc:
+        url = maybe_sanitize_url(app.conf["broker_url"] or "")
+        raise CommandError(f"cannot reach the broker at {url}: {type(exc).__name__}: {exc}") from exc

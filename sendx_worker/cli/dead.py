@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,17 @@ from ..deadletter import DeadLetterQueue, DeadLetterRecord
 from ..deadletter.replay import REPLAYABLE_TASKS, replay
 from ..masking import mask_email
 from ..schemas import load_identify_wire, load_track_wire
-from ..settings import load_settings
-from .common import EXIT_FAILURE, EXIT_OK, CommandError, UsageError, producer_app, report_error, subcommand
+from ..settings import Flavor, Settings, load_settings
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandError,
+    UsageError,
+    broker_errors,
+    producer_app,
+    report_error,
+    subcommand,
+)
 from .output import table
 
 __all__ = ["SHORT_ID", "register", "resolve"]
@@ -101,14 +111,16 @@ def resolve(records: list[DeadLetterRecord], wanted: str) -> DeadLetterRecord:
     return found[0]
 
 
-def _queue(app: Celery) -> DeadLetterQueue:
-    return DeadLetterQueue(app.connection_for_write)
+@contextmanager
+def _dead_letters(settings: Settings | None = None) -> Iterator[tuple[Celery, DeadLetterQueue]]:
+    with producer_app(settings) as app, broker_errors(app):
+        yield app, DeadLetterQueue(app.connection_for_write)
 
 
 def run_list(args: argparse.Namespace) -> int:
     """Print the dead letters as a table, or as JSON."""
-    with producer_app() as app:
-        records = _queue(app).records()
+    with _dead_letters() as (_, queue):
+        records = queue.records()
     if args.json:
         print(json.dumps([record.to_dict() for record in records], indent=2))
         return EXIT_OK
@@ -139,8 +151,8 @@ def _masked_email(record: DeadLetterRecord) -> str | None:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print one record as JSON."""
-    with producer_app() as app:
-        record = resolve(_queue(app).records(), args.id)
+    with _dead_letters() as (_, queue):
+        record = resolve(queue.records(), args.id)
     print(json.dumps(record.to_dict(), indent=2))
     return EXIT_OK
 
@@ -150,10 +162,12 @@ def run_replay(args: argparse.Namespace) -> int:
     if args.all and args.payload is not None:
         raise UsageError("--payload replays one dead letter: give its id instead of --all")
     settings = load_settings()
-    with producer_app(settings) as app:
-        queue = _queue(app)
+    with _dead_letters(settings) as (app, queue):
         records = queue.records()
         if args.all:
+            if not records:
+                print("no dead letters")
+                return EXIT_OK
             chosen = {record.id for record in records if _replayable(record)}
             skipped = [record for record in records if record.id not in chosen]
             payload = None
@@ -177,7 +191,7 @@ def _replayable(record: DeadLetterRecord) -> bool:
     return record.task in REPLAYABLE_TASKS and record.payload is not None
 
 
-def _payload(path: Path, record: DeadLetterRecord, flavor: Any) -> Any:
+def _payload(path: Path, record: DeadLetterRecord, flavor: Flavor) -> Any:
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -197,8 +211,7 @@ def _payload(path: Path, record: DeadLetterRecord, flavor: Any) -> Any:
 
 def run_purge(args: argparse.Namespace) -> int:
     """Delete dead letters, after confirmation."""
-    with producer_app() as app:
-        queue = _queue(app)
+    with _dead_letters() as (_, queue):
         records = queue.records()
         chosen = {record.id for record in records} if args.all else {resolve(records, args.id).id}
         if not chosen:

@@ -112,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"stopping the worker (SIGTERM): exit {worker.stop()}")
             _print_contacts([contact for contact in contacts if contact is not None])
             _print_dead_letters(dead)
-    except BaseException:
-        keep = True
+    except Exception:
+        keep = True  # for a look at the worker's log
         print(f"(kept {data_dir} for a look)", file=sys.stderr)
         raise
     finally:

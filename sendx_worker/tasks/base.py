@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Task
 
+from ..celery_app import settings_of
 from ..client import SendxClient
 from ..deadletter import DeadLetterRecord, publish_record
 from ..observe import Observer, observer_of
@@ -45,9 +46,7 @@ class SendxTask(Task):
     @property
     def settings(self) -> Settings:
         """The worker's settings (those the Celery app was configured from)."""
-        _ = self.app.conf.broker_url  # makes sure the app is configured
-        found: Settings = self.app.sendx_settings
-        return found
+        return settings_of(self.app)
 
     @property
     def policy(self) -> RetryPolicy:

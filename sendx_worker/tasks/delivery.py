@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from ..deadletter import DeadLetterRecord, Reason, iso_utc, new_record_id
 from ..errors import ApiError, AuthError, ConfigurationError, InvalidPayload, ServerError
 from ..logs import context
-from ..masking import mask_email, mask_text
+from ..masking import mask_email, mask_payload, mask_text
 from ..retry import DeadLetter, countdown_for
 from ..retry import Retry as RetryDecision
 from ..schemas import describe_errors
@@ -169,6 +169,9 @@ def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: Ap
             countdown=countdown,
             max_retries=None,
             headers={FIRST_ATTEMPT_HEADER: attempt.first_at},
+            # What Celery logs and shows in events for the retried task: no plain e-mail.
+            argsrepr="()",
+            kwargsrepr=repr(mask_payload(kwargs)),
         )
     except Reject as failed:
         # Celery rejects *without* requeueing when it cannot publish the retry,

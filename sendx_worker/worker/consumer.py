@@ -17,6 +17,7 @@ from celery.worker.consumer import Consumer
 from ..deadletter import DeadLetterRecord, iso_utc, new_record_id, publish_record
 from ..logs import context
 from ..masking import mask_text
+from ..observe import observer_of
 
 __all__ = ["SendxConsumer"]
 
@@ -70,6 +71,7 @@ class SendxConsumer(Consumer):
             logger.error("could not dead-letter an invalid message; requeued", exc_info=True)
             message.reject_log_error(logger, self.connection_errors, requeue=True)
             return
+        observer_of(self.app).dead_lettered("unknown", "invalid_payload")
         logger.warning(
             "dead-lettered",
             extra=context(outcome="dead_lettered", reason="invalid_payload", id=record.id, error=record.error),

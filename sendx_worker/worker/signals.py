@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import signals
 
+from ..errors import ConfigurationError
 from ..logs import configure_logging
 from ..settings import load_settings
 
@@ -23,6 +24,11 @@ def _setup_logging(loglevel: Any = logging.INFO, **_: Any) -> None:
 @signals.worker_init.connect(weak=False)
 def _require_credentials(sender: Any = None, **_: Any) -> None:
     # The worker refuses to call SendX without a key: fail at start, naming the variable,
-    # rather than dead-letter every message for a missing setting.
-    _ = sender.app.conf.broker_url  # configures the app, which attaches its settings
-    sender.app.sendx_settings.credentials_for(None)
+    # rather than dead-letter every message for a missing setting. Celery swallows
+    # exceptions from signal handlers, so leave with one line instead.
+    from ..celery_app import settings_of
+
+    try:
+        settings_of(sender.app).credentials_for(None)
+    except ConfigurationError as exc:
+        raise SystemExit(f"error: {exc}") from None

@@ -150,11 +150,12 @@ def test_the_prefork_pool_is_recognised_whatever_form_celery_gives_it() -> None:
     assert not uses_prefork(ThreadPool)
 
 
-def test_importing_the_package_registers_the_metrics_hook() -> None:
-    # In a fresh interpreter: `celery -A sendx_worker worker` imports nothing else of ours.
+def test_the_app_celery_finds_registers_the_metrics_hook() -> None:
+    # In a fresh interpreter, loading the app the way `celery -A sendx_worker worker` does.
     code = (
-        "import sendx_worker\n"
         "from celery import signals\n"
+        "from celery.app.utils import find_app\n"
+        "find_app('sendx_worker')\n"
         "names = [getattr(r[1], '__module__', '') for r in signals.worker_init.receivers]\n"
         "print('sendx_worker.worker.metrics_hook' in names)\n"
     )
@@ -176,6 +177,7 @@ def test_a_worker_exposes_exact_counts_after_delivering_retrying_and_dead_letter
     for email in ("ann@example.com", "bea@example.com", "cal@example.com", "rae@example.com", "rob@example.com"):
         stack.identify({"email": email, "firstName": "X"})
     stack.identify({"email": "dan@example.com", "company": "Acme"})
+    stack.wait_contact("ann@example.com")  # a track that overtook the identify would meet a 404
     stack.track({"email": "ann@example.com", "addTags": ["paid user"], "removeTags": []})
 
     wait_for(lambda: len(stack.emulator.requests()) >= 9, timeout=60, what="9 requests to SendX")

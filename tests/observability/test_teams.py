@@ -33,8 +33,10 @@ def wait_contact_in(stack: Stack, email: str, team_id: str, **expected: Any) -> 
 def test_a_team_kwarg_delivers_with_that_teams_key_into_that_teams_store(stack: Stack) -> None:
     worker = stack.start_worker(SENDX_TEAMS=json.dumps(EU_TEAMS))
     identify("eva@example.com", first_name="Eva", team="eu", app=stack.app)
-    track("eva@example.com", add_tags=["EU"], team="eu", app=stack.app)
     identify("dora@example.com", first_name="Dora", app=stack.app)
+    wait_contact_in(stack, "eva@example.com", EU_TEAM_ID, firstName="Eva")
+    # Only now: a track that overtook the identify would find no contact yet.
+    track("eva@example.com", add_tags=["EU"], team="eu", app=stack.app)
 
     wait_contact_in(stack, "eva@example.com", EU_TEAM_ID, firstName="Eva", tags=["EU"])
     wait_contact_in(stack, "dora@example.com", TEAM_ID, firstName="Dora")
