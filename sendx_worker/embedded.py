@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kombu.transport import filesystem
+from kombu.transport.virtual.base import BrokerState
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
@@ -95,11 +96,20 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
-    """kombu's filesystem transport using :class:`Channel`."""
+    """kombu's filesystem transport using :class:`Channel`, with a broker state of its own."""
 
     Channel = Channel
     driver_type = "filesystem"
     driver_name = "filesystem"
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        # kombu keeps declared exchanges and bindings in one state shared by every
+        # connection of the process. For this transport the bindings live in files
+        # of each broker folder, so a binding remembered from one folder made kombu
+        # skip writing it to the next, and the next folder's messages were dropped as
+        # unroutable (seen: two apps with different data dirs in one process).
+        self.state = BrokerState()
 
 
 def restore_orphans(inbox: Path) -> int:

@@ -35,8 +35,9 @@ examples:
   CELERY_BROKER_URL=amqp://guest:guest@localhost:5672// sendx-worker worker
 
 defaults passed to `celery -A sendx_worker worker`: -Q sendx -P threads -c 32 -E
---without-gossip --without-mingle --loglevel INFO -n sendx@%h. SIGTERM stops gracefully
-(warm shutdown: running tasks finish, prefetched messages go back to the broker)."""
+--without-gossip --without-mingle --loglevel INFO -n sendx@%h (see `celery worker --help` for every
+option). SIGTERM stops gracefully (warm shutdown: running tasks finish, prefetched messages go back
+to the broker); with --processes it is passed on to every process."""
 
 
 def register(subparsers: Any) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from sendx_worker.cli import main
@@ -17,7 +21,7 @@ from sendx_worker.emulator import Emulator
 from tests.delivery.conftest import API_KEY, TEAM_ID, Stack
 from tests.support.brokers import filesystem_folder, rabbitmq_vhost
 
-__all__ = ["API_KEY", "TEAM_ID", "CliResult", "run_module"]
+__all__ = ["API_KEY", "TEAM_ID", "CliProcess", "CliResult", "run_module"]
 
 
 @dataclass(frozen=True)
@@ -33,16 +37,18 @@ class CliResult:
         return self.out + self.err
 
 
-def run_module(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60, **popen: object) -> CliResult:
+def run_module(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60, stdin: int | None = None
+) -> CliResult:
     """``python -m sendx_worker ARGS`` as a real process, with the test's environment plus ``env``."""
     done = subprocess.run(
         [sys.executable, "-m", "sendx_worker", *args],
         env={**os.environ, **(env or {})},
+        stdin=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
-        **popen,  # type: ignore[arg-type]
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
 
@@ -97,3 +103,67 @@ def embedded_stack(emulator: Emulator, tmp_path: Path, monkeypatch: pytest.Monke
             yield built
         finally:
             built.close()
+
+
+class CliProcess:
+    """``python -m sendx_worker ARGS`` left running, its output collected; stopped by a signal."""
+
+    def __init__(self, *args: str, env: Mapping[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sendx_worker", *args],
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._pump = threading.Thread(target=self._read, daemon=True)
+        self._pump.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._lock:
+                self._lines.append(line)
+
+    def count(self, text: str) -> int:
+        with self._lock:
+            return sum(text in line for line in self._lines)
+
+    def log(self) -> str:
+        with self._lock:
+            return "".join(self._lines)
+
+    def exited(self) -> bool:
+        return self.process.poll() is not None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        """Send ``sig`` and wait for the exit code (SIGKILL if it does not come)."""
+        family = self._family()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        for child in family:  # none may outlive the test, whatever the parent did
+            with contextlib.suppress(psutil.Error):
+                child.wait(timeout=timeout)
+        self._pump.join(timeout=10)
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL the process and every process it started."""
+        for member in [*self._family(), psutil.Process(self.process.pid)]:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
+        self.process.wait()
+
+    def _family(self) -> list[psutil.Process]:
+        try:
+            return list(psutil.Process(self.process.pid).children(recursive=True))
+        except psutil.Error:
+            return []

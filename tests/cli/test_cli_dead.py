@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from sendx_worker.deadletter import DeadLetterQueue, DeadLetterRecord, iso_utc
 from tests.cli.conftest import API_KEY, CliResult, run_module
 from tests.delivery.conftest import Stack
@@ -209,3 +211,15 @@ def test_on_a_terminal_purge_asks_first_and_ctrl_c_exits_130(
     assert (code, out) == (130, "")
     assert "Traceback" not in err
     assert [record.id[:4] for record in queue.records()] == ["abc2"]
+
+
+def test_an_unreachable_broker_is_one_line_naming_it_without_its_password(
+    cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:hunter2@127.0.0.1:1//")
+    result = cli("dead", "list")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        "sendx-worker: error: cannot reach the broker at amqp://guest:**@127.0.0.1:1//: "
+        "ConnectionRefusedError: [Errno 111] Connection refused\n"
+    )
