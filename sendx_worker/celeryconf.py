@@ -54,7 +54,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     broker_url = settings.effective_broker_url
     if settings.uses_embedded_broker:
         folder = str(embedded_broker_folder(settings))
-        transport_options = {"data_folder_in": folder, "data_folder_out": folder, "control_folder": folder}
+        transport_options = {
+            "data_folder_in": folder,
+            "data_folder_out": folder,
+            "control_folder": folder,
+            # An idle consumer looks for new files ten times a second (kombu's default
+            # is once a second, which slows every hand-over and a warm shutdown).
+            "polling_interval": 0.1,
+        }
         extra["broker_transport"] = "sendx_worker.embedded:Transport"
     elif broker_url.startswith(("redis:", "rediss:")):
         transport_options = {
@@ -72,6 +79,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
     return {
         "broker_url": broker_url,
+        # Celery lets CELERY_BROKER_URL in the environment override broker_url; pinning
+        # the read and write URLs makes an app built from explicit settings use them.
+        "broker_read_url": broker_url,
+        "broker_write_url": broker_url,
         "broker_transport_options": transport_options,
         "broker_connection_retry_on_startup": True,
         # JSON only: a pickle message is a remote code execution waiting to happen.

@@ -73,7 +73,8 @@ class Settings:
     @property
     def effective_broker_url(self) -> str:
         """The broker: ``CELERY_BROKER_URL``, or the embedded filesystem broker."""
-        return self.broker_url or "filesystem://"
+        # With a host part, so that kombu does not warn "No hostname was supplied".
+        return self.broker_url or "filesystem://localhost/"
 
     @property
     def uses_embedded_broker(self) -> bool:

@@ -13,16 +13,19 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from ..celeryconf import WORKER_CONCURRENCY, WORKER_POOL
 from ..settings import load_settings
 from ..topology import WORK_QUEUE
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, CommandError, UsageError, subcommand
 
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_POOL", "MAX_PROCESSES", "celery_worker_args", "node_names", "register"]
 
-#: Threads per worker process. Calls to SendX spend their time waiting on the network,
-#: so threads are cheap; 32 reached ~450 tasks/s per process at 50 ms latency (MEASURED.md).
-DEFAULT_CONCURRENCY = 32
-DEFAULT_POOL = "threads"
+#: Threads per worker process: the one constant lives with the Celery configuration
+#: (``celeryconf.WORKER_CONCURRENCY``); it is passed explicitly so that ``ps`` shows it.
+DEFAULT_CONCURRENCY = WORKER_CONCURRENCY
+DEFAULT_POOL = WORKER_POOL
+# Pools of processes, for which one slot per core is the sensible default.
+PROCESS_POOLS = ("prefork", "processes")
 DEFAULT_NODE = "sendx"
 MAX_PROCESSES = 64
 
@@ -31,7 +34,7 @@ examples:
   sendx-worker worker                          # threads pool, 32 threads, queue sendx, events on
   sendx-worker worker --processes 2            # two worker processes (one per core), nodes sendx-1@%h, sendx-2@%h
   sendx-worker worker -c 64 -l DEBUG           # any `celery worker` option overrides the defaults
-  sendx-worker worker -P prefork -c 4
+  sendx-worker worker -P prefork              # one process per core unless -c says otherwise
   CELERY_BROKER_URL=amqp://guest:guest@localhost:5672// sendx-worker worker
 
 defaults passed to `celery -A sendx_worker worker`: -Q sendx -P threads -c 32 -E
@@ -85,10 +88,10 @@ def celery_worker_args(passthrough: Sequence[str], node: str | None = None) -> l
     """``worker`` and its arguments: our defaults first, then ``passthrough`` (which wins), then ``-n node``."""
     args = ["worker", "-Q", WORK_QUEUE, "-P", DEFAULT_POOL, "-E", "--without-gossip", "--without-mingle"]
     args += ["--loglevel", "INFO"]
-    pool = option_value(passthrough, "-P", "--pool")
-    if option_value(passthrough, "-c", "--concurrency") is None and pool in (None, DEFAULT_POOL):
-        # With another pool (prefork: processes) Celery's own default, the number of cores, fits better.
-        args += ["-c", str(DEFAULT_CONCURRENCY)]
+    if option_value(passthrough, "-c", "--concurrency") is None:
+        # 32 threads are cheap; 32 prefork processes are not: one per core, as Celery would.
+        process_pool = option_value(passthrough, "-P", "--pool") in PROCESS_POOLS
+        args += ["-c", str(os.cpu_count() or 1) if process_pool else str(DEFAULT_CONCURRENCY)]
     args += list(passthrough)
     if node is not None:
         args += ["-n", node]

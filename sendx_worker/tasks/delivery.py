@@ -23,7 +23,7 @@ from ..retry import DeadLetter, countdown_for
 from ..retry import Retry as RetryDecision
 from ..schemas import describe_errors
 from ..settings import Flavor
-from ..worker.deliveries import delivery_key
+from ..worker.deliveries import DeliveryCounter, delivery_key
 from ..worker.health import health
 from .base import SendxTask, header
 from .operations import IDENTIFY, Operation, split_increments
@@ -80,10 +80,13 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
     )
     key = delivery_key(attempt.task_id, attempt.number - 1)
     counter = task.delivery_counter()
-    starts = counter.started(key) if counter else int(header(request, "x-delivery-count") or 0) + 1
     task.observer.task_started(operation.name)
     outcome = "requeued"
     try:
+        # Counted where the broker cannot count for us; if even that store is
+        # unreachable (Redis restarting), the message goes back rather than
+        # failing the task, which Celery would acknowledge.
+        starts = counter.started(key) if counter else int(header(request, "x-delivery-count") or 0) + 1
         if starts > task.settings.max_deliveries:
             error = f"the message was delivered {starts} times without finishing; it kills or stalls its worker"
             outcome = _dead_letter(task, attempt, "poison", attempt.payload, error=error)
@@ -101,7 +104,16 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
     finally:
         task.observer.task_finished(operation.name, outcome)
         if counter:
-            counter.finished(key)
+            _forget_delivery(counter, key)
+
+
+def _forget_delivery(counter: DeliveryCounter, key: str) -> None:
+    # A count left behind only makes a later poison verdict come one delivery
+    # sooner, and it expires; it must not turn a finished task into a failure.
+    try:
+        counter.finished(key)
+    except Exception:
+        logger.warning("could not clear a delivery count", exc_info=True, extra=context(key=key))
 
 
 def _attempt(task: SendxTask, attempt: Attempt, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:

@@ -14,7 +14,8 @@ import pytest
 from sendx_worker import __version__
 from sendx_worker.cli.common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from sendx_worker.cli.parser import build_parser
-from tests.cli.conftest import CliResult, run_module
+from tests.cli.conftest import CliProcess, CliResult, run_module
+from tests.support.waiting import wait_for
 
 COMMANDS = [
     [],
@@ -107,3 +108,13 @@ def test_a_bad_setting_is_one_line_naming_the_variable(
         result.err
         == "sendx-worker: error: configuration: SENDX_RETRY_BASE_S: must be a number of seconds, not 'soon'\n"
     )
+
+
+def test_the_emulator_is_mounted_as_a_command_and_stops_on_sigterm() -> None:
+    emulator = CliProcess("emulator", "--port", "0", "--team", "eu=key-eu")
+    try:
+        wait_for(lambda: emulator.count("SendX emulator listening on http://127.0.0.1:") or emulator.exited())
+    finally:
+        code = emulator.stop()
+    assert code == 0, emulator.log()
+    assert "teams: eu" in emulator.log()

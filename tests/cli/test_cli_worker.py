@@ -26,9 +26,10 @@ def test_options_given_pass_through_after_the_defaults_so_they_win() -> None:
     assert args == [*DEFAULTS, "--loglevel", "INFO", "-c", "64", "-l", "DEBUG", "--hostname=me@%h"]
 
 
-def test_another_pool_keeps_celerys_own_concurrency_unless_given() -> None:
-    assert "-c" not in celery_worker_args(["-P", "prefork"])
-    assert celery_worker_args(["--pool=prefork", "-c2"])[-3:] == ["-c2", "-n", "sendx@%h"]
+def test_a_process_pool_gets_one_process_per_core_unless_told_otherwise() -> None:
+    assert celery_worker_args(["-P", "prefork"])[-6:] == ["-c", str(os.cpu_count()), "-P", "prefork", "-n", "sendx@%h"]
+    assert "-c" not in celery_worker_args(["--pool=prefork", "-c2"])
+    assert celery_worker_args(["--pool=gevent"])[-5:] == ["-c", "32", "--pool=gevent", "-n", "sendx@%h"]
 
 
 def test_each_process_gets_its_own_node_name() -> None:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import kombu.pools
 import redis
 
 from .waiting import wait_for
@@ -55,6 +56,10 @@ def redis_database() -> Iterator[IsolatedBroker]:
     try:
         yield IsolatedBroker("redis", url)
     finally:
+        # Celery shares connections through kombu's process-wide pools, keyed by
+        # URL, and each remembers which queues it declared; after FLUSHDB that
+        # memory is false and the next test's messages would have no binding.
+        kombu.pools.reset()
         client.flushdb()
         client.close()
         if locks.get(f"sendx-test:db:{db}") == token.encode():
@@ -72,7 +77,7 @@ def _claim_redis_db(locks: redis.Redis, token: str) -> int | None:
 @contextmanager
 def filesystem_folder(data_dir: Path) -> Iterator[IsolatedBroker]:
     try:
-        yield IsolatedBroker("filesystem", "filesystem://")
+        yield IsolatedBroker("filesystem", "filesystem://localhost/")
     finally:
         shutil.rmtree(data_dir / "broker", ignore_errors=True)
 

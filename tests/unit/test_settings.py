@@ -15,7 +15,7 @@ def test_defaults_need_no_environment() -> None:
     settings = load_settings({})
     assert settings.api_flavor == "v1"
     assert settings.base_url == "https://app.sendx.io/api/v1"
-    assert settings.effective_broker_url == "filesystem://"
+    assert settings.effective_broker_url == "filesystem://localhost/"
     assert settings.uses_embedded_broker
     assert settings.retry_window_s == 72 * 3600
     assert settings.timeout_s == 10
