@@ -15,6 +15,7 @@ Markdown tables and saved as JSON under bench/results/.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -43,18 +44,19 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
 def smoke(argv: list[str] | None = None) -> int:
     """Run every benchmark once in a small configuration; 1 if any of them crashed."""
     commands = _commands()
+    run = f"smoke-throughput-{os.getpid()}"  # this run's results, apart from any other running at once
     with tempfile.TemporaryDirectory(prefix="sendx-bench-smoke-") as scratch:
         plot_out = str(Path(scratch) / "throughput.png")
         steps: list[tuple[str, list[str]]] = [
             # Each broker once, with the reference.
             ("throughput", ["--tasks", "200", "--runs", "1", "--brokers", "rabbitmq", "redis", "filesystem",
-                            "--configs", "default", "--references", "reference", "--name", "smoke-throughput"]),
+                            "--configs", "default", "--references", "reference", "--strict", "--name", run]),
             # The other kinds of worker, once each, on RabbitMQ.
             ("throughput", ["--tasks", "200", "--runs", "1", "--configs", "naive", "default-x2", "gevent-64",
-                            "prefork-4", "--references", "--name", "smoke-throughput"]),
+                            "prefork-4", "--references", "reference", "--strict", "--name", run]),
             ("enqueue", ["--calls", "200", "--runs", "1", "--name", "smoke-enqueue"]),
             ("memory", ["--tasks", "300", "--runs", "1", "--name", "smoke-memory"]),
-            ("latency", ["--rate", "20", "--seconds", "5", "--runs", "1", "--name", "smoke-latency"]),
+            ("latency", ["--rate", "20", "--seconds", "5", "--runs", "1", "--strict", "--name", "smoke-latency"]),
             ("emulator", ["--requests", "1000", "--threads", "8"]),
             ("plot", []),  # its arguments are the results the throughput steps have just written
         ]  # fmt: skip
@@ -62,7 +64,7 @@ def smoke(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         for number, (name, args) in enumerate(steps, 1):
             if name == "plot":
-                args = [*map(str, sorted(RESULTS.glob("smoke-throughput-*.json"))[-2:]), "--out", plot_out]
+                args = [*map(str, sorted(RESULTS.glob(f"{run}-*.json"))), "--out", plot_out]
             print(f"== smoke {number}/{len(steps)}: python -m bench {name} {' '.join(args)}", flush=True)
             step_started = time.monotonic()
             try:

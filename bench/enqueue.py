@@ -86,7 +86,7 @@ def measure(broker_kind: str, calls: int, runs: int, *, echo: bool = True) -> li
                 names = [*order, "identify_nosent", "apply_async_nosent", "validate_only"]
                 figures = {name: _time(funcs[name], calls) for name in names}
                 _purge(app)
-                record = {
+                record: dict[str, Any] = {
                     "broker": broker_kind,
                     "run": run,
                     "calls": calls,

@@ -38,9 +38,8 @@ from .common import (
     median,
     save_results,
     sendx_env,
-    spawn,
-    wait_for_requests,
 )
+from .drain import spawn, wait_for_requests
 from .queueing import declare_sendx_queue, naive_producer_app, purge, sendx_app
 from .workers import WorkerSpec, config
 
@@ -123,8 +122,9 @@ def sitting(
     configs: list[str],
     runs: int,
     echo: bool = True,
+    keep_going: bool = True,
 ) -> list[dict[str, Any]]:
-    """``runs`` rounds over ``configs`` on one broker and one emulator."""
+    """``runs`` rounds over ``configs`` on one broker and one emulator; a stalled configuration is noted."""
     records = []
     with (
         tempfile.TemporaryDirectory(prefix="sendx-bench-logs-") as logs,
@@ -134,9 +134,18 @@ def sitting(
         for run in range(1, runs + 1):
             for name in configs:
                 tag = f"{run}-{name}"
-                record = measure(
-                    config(name), broker, emulator, rate=rate, seconds=seconds, log_dir=Path(logs), tag=tag
-                )
+                try:
+                    record = measure(
+                        config(name), broker, emulator, rate=rate, seconds=seconds, log_dir=Path(logs), tag=tag
+                    )
+                except RuntimeError as exc:  # a stall is a result: note it and go on
+                    if not keep_going:
+                        raise
+                    error = str(exc).splitlines()[0]
+                    records.append({"config": name, "run": run, "error": error, "load": load_average()})
+                    if echo:
+                        print(f"  run {run} {name:14} FAILED: {error}", flush=True)
+                    continue
                 records.append({**record, "run": run})
                 if echo:
                     print(
@@ -153,8 +162,13 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Medians per configuration."""
     rows = []
     for name in dict.fromkeys(r["config"] for r in records):
-        mine = [r for r in records if r["config"] == name]
+        failed = [r["error"] for r in records if r["config"] == name and "error" in r]
+        mine = [r for r in records if r["config"] == name and "error" not in r]
+        if not mine:
+            rows.append({"config": name, "runs": 0, "failures": failed})
+            continue
         row: dict[str, Any] = {"config": name, "runs": len(mine), "tasks": mine[0]["tasks"], "rate": mine[0]["rate"]}
+        row["failures"] = failed
         for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "enqueue_call_p50_ms", "achieved_rate", "load"):
             row[key] = median(r[key] for r in mine)
         row["command"] = mine[0]["command"]
@@ -169,6 +183,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        if not r["runs"]:
+            lines.append(f"| {r['config']} | **failed**: {'; '.join(r['failures'])} |" + " - |" * 6)
+            continue
         lines.append(
             f"| {r['config']} | {r['rate']:g}/s × {r['tasks']} × {r['runs']} | **{r['p50_ms']:.1f}** | "
             f"{r['p90_ms']:.1f} | **{r['p99_ms']:.1f}** | {r['max_ms']:.1f} | {r['enqueue_call_p50_ms']:.2f} | "
@@ -187,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker", default="rabbitmq", choices=["rabbitmq", "redis", "filesystem"])
     parser.add_argument("--configs", nargs="+", default=["default", "naive-threads"])
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--strict", action="store_true", help="stop at the first stalled or crashed run")
     parser.add_argument("--name", default="latency")
     args = parser.parse_args(argv)
     records = sitting(
@@ -196,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         broker_kind=args.broker,
         configs=args.configs,
         runs=args.runs,
+        keep_going=not args.strict,
     )
     rows = summarize(records)
     print(table(rows))

@@ -34,12 +34,15 @@ _LINES = {  # label: (pool, processes)
 }
 
 
-def _points(paths: Iterable[Path], broker: str) -> tuple[dict[float, dict[str, list[tuple[int, float]]]], Any]:
-    """{latency: {line: [(concurrency per process, × reference)]}}, plus marks and the references."""
-    lines: dict[float, dict[str, list[tuple[int, float]]]] = {}
+Point = tuple[int, float, int]  # (concurrency per process, × reference, sitting number)
+
+
+def _points(paths: Iterable[Path], broker: str) -> tuple[dict[float, dict[str, list[Point]]], Any]:
+    """{latency: {line: [(concurrency, × reference, sitting)]}}, plus marks and the references."""
+    lines: dict[float, dict[str, list[Point]]] = {}
     marks: dict[float, dict[str, list[float]]] = {}
     references: dict[float, list[float]] = {}
-    for path in paths:
+    for sitting, path in enumerate(paths):
         rows = summarize(json.loads(path.read_text())["records"])
         for row in rows:
             latency, ratio = row["latency_ms"], row["vs_reference"]
@@ -53,33 +56,43 @@ def _points(paths: Iterable[Path], broker: str) -> tuple[dict[float, dict[str, l
                 spec = config(row["config"])
             except KeyError:
                 continue
+            plain = not spec.naive and "variant" not in spec.tags and "default" not in spec.tags
             for label, (pool, processes) in _LINES.items():
-                if spec.pool == pool and spec.processes == processes and not spec.naive and "variant" not in spec.tags:
-                    lines.setdefault(latency, {}).setdefault(label, []).append((spec.concurrency, ratio))
+                if spec.pool == pool and spec.processes == processes and plain:
+                    lines.setdefault(latency, {}).setdefault(label, []).append((spec.concurrency, ratio, sitting))
     return lines, (marks, references)
 
 
 def plot(paths: list[Path], out: Path, broker: str = "rabbitmq") -> Path:
-    """Draw one panel per emulator latency into ``out`` (PNG)."""
+    """Draw one panel per emulator latency into ``out`` (PNG).
+
+    Points of one sitting are joined by a line; points of different sittings are not
+    (the same configuration measured in two sittings shows as two markers).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     lines, (marks, references) = _points(paths, broker)
-    if not lines:
+    if not lines and not marks:
         raise SystemExit(f"no throughput results for broker {broker} in {', '.join(map(str, paths))}")
-    latencies = sorted(lines, reverse=True)
-    figure, axes = plt.subplots(1, len(latencies), figsize=(6.5 * len(latencies), 4.8), squeeze=False)
+    latencies = sorted({*lines, *marks}, key=lambda latency: (latency != 50, latency))  # 50 ms first
+    figure, axes = plt.subplots(1, len(latencies), figsize=(7.5 * len(latencies), 5.6), squeeze=False)
+    colors = dict(zip(_LINES, ("tab:green", "tab:purple", "tab:blue", "tab:orange"), strict=True))
     for axis, latency in zip(axes[0], latencies, strict=True):
-        for label, points in sorted(lines[latency].items()):
-            by_c: dict[int, list[float]] = {}
-            for concurrency, ratio in points:
-                by_c.setdefault(concurrency, []).append(ratio)
-            xs = sorted(by_c)
-            axis.plot(xs, [statistics.median(by_c[x]) for x in xs], marker="o", label=label)
-        styles = {"reference-x2": ("tab:gray", "--"), "naive": ("tab:red", ":")}
+        for label, points in lines.get(latency, {}).items():
+            for number, sitting in enumerate(sorted({p[2] for p in points})):
+                mine = sorted((c, r) for c, r, s in points if s == sitting)
+                axis.plot(
+                    [c for c, _ in mine],
+                    [r for _, r in mine],
+                    marker="o",
+                    color=colors[label],
+                    label=label if number == 0 else None,
+                )
         axis.axhline(1.0, color="black", linestyle="--", linewidth=1, label="reference: requests.Session × 32 threads")
+        styles = {"reference-x2": ("tab:gray", "--"), "naive": ("tab:red", ":")}
         for name, (color, style) in styles.items():
             if name in marks.get(latency, {}):
                 value = statistics.median(marks[latency][name])
@@ -98,7 +111,7 @@ def plot(paths: list[Path], out: Path, broker: str = "rabbitmq") -> Path:
             scale = statistics.median(references[latency])
             right = axis.secondary_yaxis("right", functions=(lambda r, s=scale: r * s, lambda t, s=scale: t / s))
             right.set_ylabel(f"≈ tasks/s (reference ≈ {scale:.0f}/s)")
-        axis.legend(fontsize=7, loc="lower right")
+        axis.legend(fontsize=7, loc="upper left", ncol=2)
     figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=110)

@@ -20,7 +20,8 @@ from pathlib import Path
 import requests
 from requests.adapters import HTTPAdapter
 
-from .common import KEY, REPO, TEAM, ProcessTree, identify_body
+from .common import KEY, REPO, TEAM, identify_body
+from .drain import ProcessTree
 
 __all__ = ["start_reference"]
 

@@ -26,23 +26,20 @@ from typing import Any
 
 from .common import (
     Broker,
-    Drain,
     EmulatorProcess,
     exit_on_sigterm,
     isolated_broker,
     load_average,
-    median,
     save_results,
     sendx_env,
-    spawn,
-    steady_rate,
-    wait_for_requests,
 )
+from .drain import Drain, Stalled, spawn, steady_rate, wait_for_requests
 from .queueing import fill, purge
 from .reference import start_reference
+from .report import summarize, table
 from .workers import CONFIGS, WorkerSpec, config
 
-__all__ = ["main", "measure_reference", "measure_worker", "sitting"]
+__all__ = ["main", "measure_reference", "measure_worker", "sitting", "summarize", "table"]
 
 REFERENCES = {"reference": 1, "reference-x2": 2}
 REFERENCE_THREADS = 32
@@ -96,6 +93,9 @@ def measure_worker(
         )
         emulator_cpu = emulator.cpu_seconds() - emulator_cpu
         steady = steady_rate(emulator.requests_log())
+    except Stalled:
+        workers.stop(timeout=5)  # a stalled worker's warm shutdown waits forever for its tasks
+        raise
     finally:
         workers.stop()
     return _record(
@@ -218,74 +218,6 @@ def _echo(record: dict[str, Any], echo: bool) -> None:
     )
 
 
-def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Medians per (latency, broker, config), with ratios to the references and the naive task."""
-    groups: dict[tuple[float, str, str], list[dict[str, Any]]] = {}
-    failures: dict[tuple[float, str, str], list[str]] = {}
-    for record in records:
-        key = (record["latency_ms"], record["broker"], record["config"])
-        if "error" in record:
-            failures.setdefault(key, []).append(record["error"])
-            groups.setdefault(key, [])
-        else:
-            groups.setdefault(key, []).append(record)
-    rows = []
-    for (latency, broker, name), members in groups.items():
-        if not members:
-            continue
-        rows.append(
-            {
-                "latency_ms": latency,
-                "broker": broker,
-                "config": name,
-                "runs": len(members),
-                "tasks": members[0]["tasks"],
-                "tasks_per_s": median(r["tasks_per_s"] for r in members),
-                "steady_per_s": median(r["steady_per_s"] for r in members),
-                "cpu_ms_per_task": median(r["cpu_ms_per_task"] for r in members),
-                "peak_rss_mb": median(r["peak_rss_mb"] for r in members),
-                "emulator_cpu_ms_per_request": median(r["emulator_cpu_ms_per_request"] for r in members),
-                "load": median(r["load_before"] for r in members),
-                "all_runs": [r["tasks_per_s"] for r in members],
-                "failures": failures.get((latency, broker, name), []),
-                "command": members[0]["command"],
-            }
-        )
-    for row in rows:
-        for other in ("reference", "reference-x2", "naive"):
-            broker = "-" if other.startswith("reference") else row["broker"]
-            match = next(
-                (r for r in rows if (r["latency_ms"], r["broker"], r["config"]) == (row["latency_ms"], broker, other)),
-                None,
-            )
-            ratio = row["tasks_per_s"] / match["tasks_per_s"] if match and match["tasks_per_s"] else None
-            row[f"vs_{other}"] = round(ratio, 2) if ratio is not None else None
-    return rows
-
-
-def table(rows: list[dict[str, Any]]) -> str:
-    """The summary as a Markdown table."""
-    head = (
-        "| latency | broker | configuration | tasks | tasks/s (median) | runs | steady/s | × reference | "
-        "× reference-x2 | × naive | worker CPU ms/task | peak RSS MB | emulator CPU ms/req | load |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-    lines = []
-    for r in rows:
-        runs = ", ".join([*(f"{v:.0f}" for v in r["all_runs"]), *("stalled" for _ in r["failures"])])
-        lines.append(
-            f"| {r['latency_ms']:g} ms | {r['broker']} | {r['config']} | {r['tasks']} | **{r['tasks_per_s']:.0f}** | "
-            f"{runs} | {_fmt(r['steady_per_s'], '.0f')} | {_fmt(r['vs_reference'])} | {_fmt(r['vs_reference-x2'])} | "
-            f"{_fmt(r['vs_naive'], '.1f')} | {_fmt(r['cpu_ms_per_task'])} | {_fmt(r['peak_rss_mb'], '.0f')} | "
-            f"{_fmt(r['emulator_cpu_ms_per_request'])} | {_fmt(r['load'], '.1f')} |"
-        )
-    return head + "\n".join(lines)
-
-
-def _fmt(value: float | None, spec: str = ".2f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the sitting asked for, print the table, save the JSON under bench/results/."""
     exit_on_sigterm()
@@ -297,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", nargs="+", default=["default", "naive"], help=f"from {', '.join(CONFIGS)}")
     parser.add_argument("--references", nargs="*", default=list(REFERENCES), choices=list(REFERENCES))
     parser.add_argument("--slow-cap-s", type=float, default=25.0, help="cap a slots-bound config's run to ~this long")
+    parser.add_argument("--strict", action="store_true", help="stop at the first stalled or crashed run")
     parser.add_argument("--name", default="throughput", help="results file prefix (bench/results/NAME-*.json)")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -309,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         tasks=args.tasks,
         runs=args.runs,
         slow_cap_s=args.slow_cap_s,
+        keep_going=not args.strict,
     )
     rows = summarize(records)
     print(table(rows))

@@ -62,7 +62,9 @@ class WorkerSpec:
     def _celery(self, number: int) -> list[str]:
         command = [sys.executable, "-m", "celery", "-A", self.app, "worker"]
         if self.pool:
-            command += ["-P", self.pool]
+            # Celery reads "-P prefork" as "no pool given" and uses the app's worker_pool
+            # instead (celery/bin/worker.py, WorkersPool.convert); "processes" is its alias.
+            command += ["-P", "processes" if self.pool == "prefork" and not self.naive else self.pool]
         if self.concurrency:
             command += ["-c", str(self.concurrency)]
         command += ["-n", f"bench{number}-{uuid.uuid4().hex[:6]}@%h", "-Q", self.queue, *self.flags]
@@ -150,6 +152,13 @@ CONFIGS: dict[str, WorkerSpec] = {
             settings=("broker_heartbeat=0",),
             tags=("variant",),
             notes="default (events on) without AMQP heartbeats",
+        ),
+        replace(
+            _threads(32),
+            name="threads-32-info",
+            flags=(*_COMMON, "--loglevel", "INFO"),
+            tags=("variant",),
+            notes="threads-32 logging at INFO (three lines per task), as the CLI does by default",
         ),
         replace(
             _threads(32),

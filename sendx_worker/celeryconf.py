@@ -25,7 +25,7 @@ __all__ = [
 # little CPU per task. Threads, not prefork (two slots on two cores) nor gevent
 # (monkey-patching, and a heartbeat trap on RabbitMQ); figures in docs/BENCHMARKS.md.
 WORKER_POOL = "threads"
-WORKER_CONCURRENCY = 32
+WORKER_CONCURRENCY = 64
 
 
 def redis_visibility_timeout_s(settings: Settings) -> float:
@@ -109,9 +109,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_queues": (work_queue(),),
         "task_routes": {"sendx.*": {"queue": WORK_QUEUE}},
         "task_create_missing_queues": False,
-        # Events let Flower and `celery events` show the tasks.
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events (for Flower and `celery events`) are off unless SENDX_TASK_EVENTS=1.
+        # Measured (docs/BENCHMARKS.md): with RabbitMQ heartbeats on, Celery 5.7's
+        # threads pool stalls when a pool thread publishes events on the connection the
+        # main loop reads; and events cost 0.3 ms of CPU per task and a second confirmed
+        # publish per enqueue. Switched on, they come with broker heartbeats off (dead
+        # connections are then found by TCP keepalive, which py-amqp enables).
+        "worker_send_task_events": settings.task_events,
+        "task_send_sent_event": settings.task_events,
+        **({"broker_heartbeat": 0} if settings.task_events else {}),
         "worker_hijack_root_logger": False,
         "worker_consumer": "sendx_worker.worker.consumer:SendxConsumer",
         "broker_connection_max_retries": None,

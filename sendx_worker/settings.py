@@ -69,6 +69,7 @@ class Settings:
     log_format: Literal["kv", "json"] = "kv"
     metrics_port: int | None = None
     max_deliveries: int = DEFAULT_MAX_DELIVERIES
+    task_events: bool = False
 
     @property
     def effective_broker_url(self) -> str:
@@ -147,6 +148,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_format="json" if log_format == "json" else "kv",
         metrics_port=_port(env, "SENDX_METRICS_PORT"),
         max_deliveries=_count(env, "SENDX_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES),
+        task_events=_flag(env, "SENDX_TASK_EVENTS"),
     )
 
 
@@ -166,6 +168,15 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigurationError(name, f"must be a positive, finite number of seconds, not {raw!r}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (_text(env, name) or "0").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(name, f"must be 1 or 0 (true/false), not {raw!r}")
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:

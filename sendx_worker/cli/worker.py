@@ -31,13 +31,13 @@ MAX_PROCESSES = 64
 
 EXAMPLES = """\
 examples:
-  sendx-worker worker                          # threads pool, 32 threads, queue sendx, events on
+  sendx-worker worker                          # threads pool, 64 threads, queue sendx
   sendx-worker worker --processes 2            # two worker processes (one per core), nodes sendx-1@%h, sendx-2@%h
   sendx-worker worker -c 64 -l DEBUG           # any `celery worker` option overrides the defaults
   sendx-worker worker -P prefork              # one process per core unless -c says otherwise
   CELERY_BROKER_URL=amqp://guest:guest@localhost:5672// sendx-worker worker
 
-defaults passed to `celery -A sendx_worker worker`: -Q sendx -P threads -c 32 -E
+defaults passed to `celery -A sendx_worker worker`: -Q sendx -P threads -c 64
 --without-gossip --without-mingle --loglevel INFO -n sendx@%h (see `celery worker --help` for every
 option). SIGTERM stops gracefully (warm shutdown: running tasks finish, prefetched messages go back
 to the broker); with --processes it is passed on to every process."""
@@ -86,10 +86,10 @@ def option_value(args: Sequence[str], short: str, long: str) -> str | None:
 
 def celery_worker_args(passthrough: Sequence[str], node: str | None = None) -> list[str]:
     """``worker`` and its arguments: our defaults first, then ``passthrough`` (which wins), then ``-n node``."""
-    args = ["worker", "-Q", WORK_QUEUE, "-P", DEFAULT_POOL, "-E", "--without-gossip", "--without-mingle"]
+    args = ["worker", "-Q", WORK_QUEUE, "-P", DEFAULT_POOL, "--without-gossip", "--without-mingle"]
     args += ["--loglevel", "INFO"]
     if option_value(passthrough, "-c", "--concurrency") is None:
-        # 32 threads are cheap; 32 prefork processes are not: one per core, as Celery would.
+        # 64 threads are cheap; 64 prefork processes are not: one per core, as Celery would.
         process_pool = option_value(passthrough, "-P", "--pool") in PROCESS_POOLS
         args += ["-c", str(os.cpu_count() or 1) if process_pool else str(DEFAULT_CONCURRENCY)]
     args += list(passthrough)

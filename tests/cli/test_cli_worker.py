@@ -13,12 +13,12 @@ from tests.cli.conftest import API_KEY, CliProcess, CliResult, run_module
 from tests.delivery.conftest import Stack
 from tests.support.waiting import wait_for
 
-DEFAULTS = ["worker", "-Q", "sendx", "-P", "threads", "-E", "--without-gossip", "--without-mingle"]
+DEFAULTS = ["worker", "-Q", "sendx", "-P", "threads", "--without-gossip", "--without-mingle"]
 
 
 def test_the_defaults_suit_an_io_bound_job() -> None:
-    assert DEFAULT_CONCURRENCY == 32
-    assert celery_worker_args([]) == [*DEFAULTS, "--loglevel", "INFO", "-c", "32", "-n", "sendx@%h"]
+    assert DEFAULT_CONCURRENCY == 64
+    assert celery_worker_args([]) == [*DEFAULTS, "--loglevel", "INFO", "-c", "64", "-n", "sendx@%h"]
 
 
 def test_options_given_pass_through_after_the_defaults_so_they_win() -> None:
@@ -29,7 +29,7 @@ def test_options_given_pass_through_after_the_defaults_so_they_win() -> None:
 def test_a_process_pool_gets_one_process_per_core_unless_told_otherwise() -> None:
     assert celery_worker_args(["-P", "prefork"])[-6:] == ["-c", str(os.cpu_count()), "-P", "prefork", "-n", "sendx@%h"]
     assert "-c" not in celery_worker_args(["--pool=prefork", "-c2"])
-    assert celery_worker_args(["--pool=gevent"])[-5:] == ["-c", "32", "--pool=gevent", "-n", "sendx@%h"]
+    assert celery_worker_args(["--pool=gevent"])[-5:] == ["-c", "64", "--pool=gevent", "-n", "sendx@%h"]
 
 
 def test_each_process_gets_its_own_node_name() -> None:

@@ -14,6 +14,7 @@ from tests.support.waiting import wait_for
 def test_a_delivered_task_shows_up_in_celery_events_with_its_email_masked(emulator: Emulator, tmp_path: Any) -> None:
     with rabbitmq_vhost() as broker:
         stack = Stack(broker, emulator, tmp_path)
+        stack.env["SENDX_TASK_EVENTS"] = "1"
         seen: list[dict[str, Any]] = []
         try:
             with stack.app.connection_for_read() as connection:
