@@ -51,6 +51,12 @@ class EventTap:
         return [e for e in self.collect() if e.get("type") == kind]
 
 
+@pytest.fixture(autouse=True)
+def task_events_on(stack: Stack) -> None:
+    """Task events are opt-in (SENDX_TASK_EVENTS=1); these tests read them."""
+    stack.env["SENDX_TASK_EVENTS"] = "1"
+
+
 @pytest.fixture
 def tap(stack: Stack) -> Iterator[EventTap]:
     declare_topology(stack.broker.url)
