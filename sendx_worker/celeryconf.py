@@ -6,6 +6,7 @@ are overridden here, each with its reason.
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,18 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # brings them back soon after their visibility timeout.
             "unacked_restore_interval": 5,
             "unacked_restore_throttle": 1,
+            # One list per queue (kombu makes four, for priorities we never set), so that
+            # a worker takes each message with one atomic BLMOVE (reliable_redis.py).
+            "priority_steps": [0],
         }
+        # kombu's Redis transport can lose the message it is taking when the worker is
+        # killed or the connection cut at that moment; this one cannot (reliable_redis.py).
+        extra["broker_transport"] = "sendx_worker.reliable_redis:Transport"
+        if broker_url.startswith("rediss:"):
+            # kombu turns TLS on from the URL's scheme only for its own transport; the
+            # server's certificate is checked against the system's CAs (kombu's default
+            # for a bare rediss:// is not to check it at all).
+            extra["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
     elif broker_url.startswith(("amqp:", "amqps:", "pyamqp:")):
         # Wait for RabbitMQ's confirmation of every publish: a retry or a dead letter
         # is only acknowledged once its replacement is safely on the broker.

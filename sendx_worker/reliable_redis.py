@@ -1,0 +1,337 @@
+"""kombu's Redis transport without the moment in which a taken message can be lost.
+
+kombu takes a message off its list with ``BRPOP`` and only then, in a second round
+trip, records it as unacknowledged (the ``unacked`` hash that brings it back if
+the worker dies). A worker killed with SIGKILL between the two, or a connection
+cut while the ``BRPOP`` reply is on its way, lost that message: it was neither on
+the list nor in the hash (seen in our tests: one in 300-500, in some runs).
+
+Here the message is *moved*, atomically, with ``BLMOVE`` (Redis 6.2) from the
+queue's list onto an in-flight list owned by the taking channel. Recording it as
+unacknowledged and removing it from the in-flight list are one ``MULTI``
+transaction. So at every instant the message is on the queue, on an in-flight
+list or in the unacknowledged hash. An in-flight list belongs to a channel that
+keeps an owner key alive with a time-to-live; a channel that finds the owner key
+of a list gone (its process was killed, or its connection was cut) moves the
+list's messages back onto their queue. A message can then be delivered twice,
+never lost, which is what acks-late delivery promises anyway.
+
+It falls back to kombu's ``BRPOP``, with its window, where ``BLMOVE`` cannot
+serve: a server older than Redis 6.2, a ``global_keyprefix``, or a channel
+consuming several lists at once (several queues, or priority steps; sendx-worker
+sets one priority step, so its worker consumes one list).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from kombu.transport import redis as kombu_redis
+from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import dumps, loads
+
+__all__ = ["INFLIGHT_REGISTRY", "Channel", "QoS", "Transport", "restore_orphans"]
+
+logger = logging.getLogger(__name__)
+
+#: Hash of every in-flight list: list key -> the queue list its messages came from.
+INFLIGHT_REGISTRY = "_kombu.inflight"
+INFLIGHT_LIST_PREFIX = "_kombu.inflight.list."
+INFLIGHT_OWNER_PREFIX = "_kombu.inflight.owner."
+#: Where an item that is not a kombu message (not JSON) is put aside, for a person.
+MALFORMED_LIST = "_kombu.malformed"
+DEFAULT_OWNER_TTL_S = 30.0
+BLMOVE_MIN_SERVER = (6, 2)
+
+# Moves every message of an in-flight list back onto its queue and forgets the
+# list, unless its owner is alive (ARGV[1] == "force" skips that check: the owner
+# itself closing). One script, so no other client sees the list half-restored.
+_RESTORE_SCRIPT = """
+if ARGV[1] ~= 'force' and redis.call('EXISTS', KEYS[4]) == 1 then
+  return -1
+end
+local moved = 0
+while redis.call('LMOVE', KEYS[2], KEYS[3], 'LEFT', 'RIGHT') do
+  moved = moved + 1
+end
+redis.call('HDEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[4])
+return moved
+"""
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A message moved onto an in-flight list and not yet recorded as unacknowledged."""
+
+    list_key: str
+    source: str
+    item: bytes
+    payload: Any
+
+
+def owner_key(owner: str) -> str:
+    """The key whose presence says the owner of an in-flight list is alive."""
+    return INFLIGHT_OWNER_PREFIX + owner
+
+
+def inflight_list_key(owner: str, source: str) -> str:
+    """The in-flight list of ``owner`` for messages taken from the list ``source``."""
+    return f"{INFLIGHT_LIST_PREFIX}{owner}.{source}"
+
+
+def owner_of(list_key: str) -> str:
+    """The owner named in an in-flight list's key."""
+    return list_key[len(INFLIGHT_LIST_PREFIX) :].split(".", 1)[0]
+
+
+def restore_orphans(client: Any) -> int:
+    """Move the messages of in-flight lists whose owner is gone back onto their queues.
+
+    Returns how many messages were moved. Safe to run from every consumer at once:
+    each list is restored by one script, and a restored list is forgotten.
+    """
+    restored = 0
+    for raw_key, raw_source in client.hgetall(INFLIGHT_REGISTRY).items():
+        list_key, source = bytes_to_str(raw_key), bytes_to_str(raw_source)
+        moved = _restore_list(client, list_key, source, force=False)
+        if moved > 0:
+            logger.warning("moved %d message(s) taken by a consumer that is gone back onto %s", moved, source)
+            restored += moved
+    return restored
+
+
+def _restore_list(client: Any, list_key: str, source: str, *, force: bool) -> int:
+    keys = [INFLIGHT_REGISTRY, list_key, source, owner_key(owner_of(list_key))]
+    moved: int = client.eval(_RESTORE_SCRIPT, len(keys), *keys, "force" if force else "check")
+    return moved
+
+
+class QoS(kombu_redis.QoS):
+    """kombu's Redis QoS, recording a moved message as unacknowledged in one transaction."""
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        taken: InFlight | None = getattr(self.channel, "_taken", None)
+        if taken is None or taken.payload is not message._raw:
+            super().append(message, delivery_tag)
+            return
+        self.channel._taken = None
+        delivery = message.delivery_info
+        record = dumps([message._raw, delivery["exchange"], delivery["routing_key"]])
+        with self.pipe_or_acquire() as pipe:
+            # MULTI/EXEC (redis-py pipelines are transactions by default): the message
+            # leaves the in-flight list exactly when it enters the unacked hash.
+            pipe.zadd(self.unacked_index_key, {delivery_tag: time.time()}).hset(
+                self.unacked_key, delivery_tag, record
+            ).lrem(taken.list_key, 1, taken.item).execute()
+        # The virtual QoS's own bookkeeping (the delivered map), as kombu's append does.
+        super(kombu_redis.QoS, self).append(message, delivery_tag)
+
+    def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
+        super().restore_visible(start=start, num=num, interval=interval)
+        # Runs on kombu's restore timer (``unacked_restore_interval``), on one channel
+        # per connection; the same throttle as kombu's sweep applies.
+        if (self._vrestore_count - 1) % (interval or 1):
+            return
+        with self.channel.conn_or_acquire() as client:
+            restore_orphans(client)
+
+
+class Channel(kombu_redis.Channel):
+    """A Redis channel that takes messages with ``BLMOVE`` onto an in-flight list it owns."""
+
+    QoS = QoS
+    #: Seconds an in-flight list outlives its owner's last sign of life.
+    inflight_owner_ttl: float = DEFAULT_OWNER_TTL_S
+    from_transport_options: ClassVar[tuple[str, ...]] = (
+        *kombu_redis.Channel.from_transport_options,
+        "inflight_owner_ttl",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.owner = uuid.uuid4().hex
+        self._taken: InFlight | None = None
+        self._blmove_source: str | None = None
+        self._registered_lists: set[str] = set()
+        self._owner_refreshed_at = float("-inf")
+        self._blmove_supported: bool | None = None
+        super().__init__(*args, **kwargs)
+
+    # -- taking messages -------------------------------------------------------------
+
+    def _brpop_start(self, timeout: float | None = None) -> None:
+        source = self._single_source()
+        if source is None:
+            self._blmove_source = None
+            super()._brpop_start(timeout)
+            return
+        if timeout is None:
+            timeout = self.brpop_timeout
+        list_key = inflight_list_key(self.owner, source)
+        self._keep_owner_alive(list_key, source)
+        self._in_poll = self.client.connection
+        self._brpop_sent_at = time.monotonic()
+        self._blmove_source = source
+        self.client.connection.send_command("BLMOVE", source, list_key, "RIGHT", "LEFT", timeout or 0)
+
+    def _brpop_read(self, **options: Any) -> bool:
+        source = self._blmove_source
+        if source is None:
+            result: bool = super()._brpop_read(**options)
+            return result
+        self._blmove_source = None
+        try:
+            try:
+                item = self.client.parse_response(self.client.connection, "BLMOVE", **options)
+            except self.connection_errors:
+                # As kombu does: a broken connection is reconnected on the next poll. If
+                # the server moved a message before the cut, the list's owner key expires
+                # and another consumer moves it back.
+                self.client.connection.disconnect()
+                raise
+            if not item:
+                raise kombu_redis.Empty()
+            list_key = inflight_list_key(self.owner, source)
+            payload = self._decode_or_set_aside(list_key, item)
+            if payload is None:
+                raise kombu_redis.Empty()
+            self._taken = InFlight(list_key, source, item, payload)
+            queue = source.rsplit(self.sep, 1)[0]
+            self._queue_cycle.rotate(queue)
+            try:
+                self.connection._deliver(payload, queue)
+            finally:
+                if self._taken is not None:
+                    # Not recorded as unacknowledged (no consumer took it, or delivery
+                    # failed before the QoS saw it): put it back where it came from.
+                    self._taken = None
+                    self._put_back(list_key, source, item)
+            return True
+        finally:
+            self._in_poll = None
+            self._flush_brpop_reauth()
+
+    def _get(self, queue: str) -> Any:
+        """``basic_get``: the same move onto the in-flight list, without blocking."""
+        if not self._blmove_available():
+            return super()._get(queue)
+        with self.conn_or_acquire() as client:
+            for priority in self.priority_steps:
+                source = self._q_for_pri(queue, priority)
+                list_key = inflight_list_key(self.owner, source)
+                self._keep_owner_alive(list_key, source)
+                item = client.lmove(source, list_key, "RIGHT", "LEFT")
+                if item:
+                    self._maybe_update_queues_expire(client, queue)
+                    payload = self._decode_or_set_aside(list_key, item)
+                    if payload is None:
+                        continue
+                    self._taken = InFlight(list_key, source, item, payload)
+                    return payload
+            self._maybe_update_queues_expire(client, queue)
+        raise kombu_redis.Empty()
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        try:
+            return super().basic_get(queue, no_ack=no_ack, **kwargs)
+        finally:
+            taken, self._taken = self._taken, None
+            if taken is not None:
+                # no_ack: the caller accepted the message as delivered; let it go.
+                with self.conn_or_acquire() as client:
+                    client.lrem(taken.list_key, 1, taken.item)
+
+    # -- ownership -----------------------------------------------------------------
+
+    def _single_source(self) -> str | None:
+        """The one list this channel consumes, when ``BLMOVE`` can serve it."""
+        queues = self._queue_cycle.consume(len(self.active_queues))
+        keys: list[str] = [self._q_for_pri(queue, priority) for priority in self.priority_steps for queue in queues]
+        if len(keys) != 1 or not self._blmove_available():
+            return None
+        return keys[0]
+
+    def _blmove_available(self) -> bool:
+        if self._blmove_supported is None:
+            self._blmove_supported = not self.global_keyprefix and _server_version(self.client) >= BLMOVE_MIN_SERVER
+            if not self._blmove_supported:
+                logger.warning(
+                    "Redis cannot take messages atomically here (needs Redis >= 6.2 and no "
+                    "global_keyprefix): a worker killed while taking a message can lose it"
+                )
+        return self._blmove_supported
+
+    @property
+    def owner_ttl_s(self) -> float:
+        """The owner key's time to live: long enough to outlast a blocked ``BLMOVE`` twice over."""
+        return max(float(self.inflight_owner_ttl), 3 * (float(self.brpop_timeout or 1) + 1))
+
+    def _keep_owner_alive(self, list_key: str, source: str) -> None:
+        """Refresh the owner key well before it expires, and register the list."""
+        now = time.monotonic()
+        fresh = now - self._owner_refreshed_at < self.owner_ttl_s / 3
+        if fresh and list_key in self._registered_lists:
+            return
+        with self.conn_or_acquire() as client:
+            # The registry entry is written with every refresh: a sweep that found this
+            # owner's key expired (a long pause) and its list empty has forgotten it.
+            client.pipeline().set(owner_key(self.owner), b"1", px=round(self.owner_ttl_s * 1000)).hset(
+                INFLIGHT_REGISTRY, list_key, source
+            ).execute()
+        self._owner_refreshed_at = now
+        self._registered_lists.add(list_key)
+
+    def _put_back(self, list_key: str, source: str, item: bytes) -> None:
+        with self.conn_or_acquire() as client:
+            client.pipeline().lrem(list_key, 1, item).rpush(source, item).execute()
+
+    def _decode_or_set_aside(self, list_key: str, item: bytes) -> Any:
+        """The message in ``item``; an item that is not JSON is set aside, not dropped."""
+        try:
+            return loads(bytes_to_str(item))
+        except ValueError:
+            with self.conn_or_acquire() as client:
+                client.pipeline().lrem(list_key, 1, item).lpush(MALFORMED_LIST, item).execute()
+            logger.error(
+                "a %d-byte item on a queue list is not a kombu message; it was moved to the Redis list %s",
+                len(item),
+                MALFORMED_LIST,
+            )
+            return None
+
+    def close(self) -> None:
+        if not self.closed and self._registered_lists:
+            with contextlib.suppress(Exception):
+                # The owner closing: whatever is still in flight goes back now rather
+                # than after the owner key expires. A broker that is down leaves it to
+                # that expiry.
+                if self._in_poll:
+                    with contextlib.suppress(kombu_redis.Empty):
+                        self._brpop_read()
+                with self.conn_or_acquire() as client:
+                    for list_key in self._registered_lists:
+                        source = bytes_to_str(client.hget(INFLIGHT_REGISTRY, list_key) or b"")
+                        if source:
+                            _restore_list(client, list_key, source, force=True)
+        super().close()
+
+
+def _server_version(client: Any) -> tuple[int, ...]:
+    version = str(client.info("server").get("redis_version", "0"))
+    parts = []
+    for part in version.split(".")[:2]:
+        parts.append(int(part) if part.isdigit() else 0)
+    return tuple(parts)
+
+
+class Transport(kombu_redis.Transport):
+    """kombu's Redis transport using :class:`Channel`."""
+
+    Channel = Channel
+    driver_type = "redis"
+    driver_name = "redis"
