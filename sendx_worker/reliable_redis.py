@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kombu.transport import redis as kombu_redis
+from kombu.transport.virtual.base import Channel as VirtualChannel
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
 
@@ -132,6 +133,32 @@ class QoS(kombu_redis.QoS):
         # The virtual QoS's own bookkeeping (the delivered map), as kombu's append does.
         super(kombu_redis.QoS, self).append(message, delivery_tag)
 
+    def restore_by_tag(self, tag: str, client: Any = None, leftmost: bool = False) -> None:
+        """Put an unacknowledged message back on its queue, or leave it unacknowledged.
+
+        kombu's version removes the message from the unacked hash and then looks up
+        where it goes; when the lookup failed it logged "Could not restore message"
+        and the message was gone. That happened (seen in the Redis restart test) to a
+        task that finished after its connection was lost and was requeued through the
+        closed channel, whose exchange types kombu had dropped. Here the destination
+        is found first; a message that has none stays unacknowledged, and the
+        visibility sweep tries again later.
+        """
+
+        def restore_transaction(pipe: Any) -> None:
+            raw = pipe.hget(self.unacked_key, tag)
+            targets = self.channel.restore_targets(raw) if raw else []
+            if raw and not targets:
+                logger.error("message %s has no queue to go back to yet; it stays unacknowledged", tag)
+                return
+            pipe.multi()
+            self._remove_from_indices(tag, pipe)
+            for key, data in targets:
+                (pipe.lpush if leftmost else pipe.rpush)(key, data)
+
+        with self.channel.conn_or_acquire(client) as connected:
+            connected.transaction(restore_transaction, self.unacked_key)
+
     def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
         super().restore_visible(start=start, num=num, interval=interval)
         # Runs on kombu's restore timer (``unacked_restore_interval``), on one channel
@@ -146,6 +173,7 @@ class Channel(kombu_redis.Channel):
     """A Redis channel that takes messages with ``BLMOVE`` onto an in-flight list it owns."""
 
     QoS = QoS
+    exchange_types: Any  # kombu's, untyped (an annotation only: no new class attribute)
     #: Seconds an in-flight list outlives its owner's last sign of life.
     inflight_owner_ttl: float = DEFAULT_OWNER_TTL_S
     from_transport_options: ClassVar[tuple[str, ...]] = (
@@ -245,6 +273,21 @@ class Channel(kombu_redis.Channel):
                 # no_ack: the caller accepted the message as delivered; let it go.
                 with self.conn_or_acquire() as client:
                     client.lrem(taken.list_key, 1, taken.item)
+
+    def restore_targets(self, raw: bytes) -> list[tuple[str, str]]:
+        """The (list, message) pairs that put the unacknowledged record ``raw`` back."""
+        payload, exchange, routing_key = loads(bytes_to_str(raw))
+        with contextlib.suppress(KeyError, TypeError):
+            payload["headers"]["redelivered"] = True
+            payload["properties"]["delivery_info"]["redelivered"] = True
+        if self.exchange_types is None:
+            # kombu drops them when the channel closes; a message is still requeued
+            # through a closed channel when its task ends after the connection is lost.
+            classes: dict[str, Any] = vars(VirtualChannel)["exchange_types"]
+            self.exchange_types = {kind: cls(self) for kind, cls in classes.items()}
+        priority = self._get_message_priority(payload, reverse=False)
+        data = dumps(payload)
+        return [(self._q_for_pri(queue, priority), data) for queue in self._lookup(exchange, routing_key)]
 
     # -- ownership -----------------------------------------------------------------
 

@@ -202,3 +202,55 @@ def test_kombu_transport_is_what_it_extends() -> None:
     # The class attributes Celery looks at to pick Redis-specific behaviour.
     assert Transport.driver_type == "redis"
     assert issubclass(reliable_redis.Channel, kombu_redis.Channel)
+
+
+def requeued_after_its_channel_closed(url: str, transport: Any) -> None:
+    """A message requeued by a task that ends after its connection was lost.
+
+    Celery does this: the consumer's channel is closed on the lost connection; its
+    restore at close fails while Redis is down (so the message stays unacknowledged
+    in Redis) and a second close completes; then the pool thread running the task
+    rejects the message with requeue, through the closed channel.
+    """
+    with connect(url, transport=transport) as connection:
+        channel = connection.channel()
+        message = channel.basic_get(QUEUE)
+        assert message is not None
+
+        def redis_is_down(*args: Any, **kwargs: Any) -> None:
+            raise redis.ConnectionError("Redis is restarting")
+
+        channel.qos.restore_unacked = redis_is_down
+        with contextlib.suppress(redis.ConnectionError):
+            channel.close()
+        channel.close()
+        message.reject(requeue=True)
+
+
+def test_kombus_own_transport_loses_a_message_requeued_through_a_closed_channel(
+    broker: IsolatedBroker, store: redis.Redis
+) -> None:
+    publish(broker.url, {"n": 1})
+    requeued_after_its_channel_closed(broker.url, kombu_redis.Transport)
+    assert (store.llen(QUEUE), store.hlen("unacked")) == (0, 0)  # lost
+
+
+def test_a_message_requeued_through_a_closed_channel_goes_back_on_its_queue(
+    broker: IsolatedBroker, store: redis.Redis
+) -> None:
+    publish(broker.url, {"n": 1})
+    requeued_after_its_channel_closed(broker.url, Transport)
+    assert (store.llen(QUEUE), store.hlen("unacked")) == (1, 0)
+    with connect(broker.url) as connection:
+        assert consume(connection, 1) == [{"n": 1}]
+
+
+def test_a_message_with_nowhere_to_go_stays_unacknowledged(broker: IsolatedBroker, store: redis.Redis) -> None:
+    publish(broker.url, {"n": 1})
+    with connect(broker.url) as connection:
+        channel = connection.channel()
+        message = channel.basic_get(QUEUE)
+        store.delete(f"_kombu.binding.{QUEUE}")  # its exchange no longer routes anywhere
+        message.reject(requeue=True)
+        assert (store.llen(QUEUE), store.hlen("unacked")) == (0, 1)
+        channel.do_restore = False
