@@ -2,6 +2,9 @@
 
 Every knob sendx-worker has is here; nothing else reads ``os.environ``. A bad
 value raises :class:`~sendx_worker.errors.ConfigurationError` naming the variable.
+That includes the standard proxy and CA-bundle variables (``HTTPS_PROXY``,
+``NO_PROXY``, ``REQUESTS_CA_BUNDLE``...), which ``requests`` would otherwise re-read
+on every call to SendX (see :mod:`sendx_worker.proxies`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .proxies import Proxies, proxy_url_problem, redact_url
 
 __all__ = ["DEFAULT_BASE_URLS", "Credentials", "Flavor", "Settings", "load_settings"]
 
@@ -60,7 +64,8 @@ class Settings:
     api_flavor: Flavor = "v1"
     base_url: str = DEFAULT_BASE_URLS["v1"]
     timeout_s: float = DEFAULT_TIMEOUT_S
-    broker_url: str | None = None
+    # Out of the repr: a broker URL carries the broker's password.
+    broker_url: str | None = field(default=None, repr=False)
     data_dir: Path = Path(".sendx")
     retry_base_s: float = DEFAULT_RETRY_BASE_S
     retry_cap_s: float = DEFAULT_RETRY_CAP_S
@@ -70,6 +75,8 @@ class Settings:
     metrics_port: int | None = None
     max_deliveries: int = DEFAULT_MAX_DELIVERIES
     task_events: bool = False
+    proxies: Proxies = field(default_factory=Proxies)
+    ca_bundle: Path | None = None
 
     @property
     def effective_broker_url(self) -> str:
@@ -149,6 +156,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_port=_port(env, "SENDX_METRICS_PORT"),
         max_deliveries=_count(env, "SENDX_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES),
         task_events=_flag(env, "SENDX_TASK_EVENTS"),
+        proxies=_proxies(env),
+        ca_bundle=_ca_bundle(env),
     )
 
 
@@ -209,6 +218,52 @@ def _check_base_url(url: str) -> None:
 
 def _is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _standard(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """(variable, value) of a variable tools spell in either case, or None.
+
+    The lower-case spelling wins, and set but empty it unsets the other, as in
+    urllib's ``getproxies_environment`` (which ``requests`` uses).
+    """
+    lower = name.lower()
+    if lower in env:
+        value = env[lower].strip()
+        return (lower, value) if value else None
+    upper = _text(env, name)
+    return (name, upper) if upper else None
+
+
+def _proxies(env: Mapping[str, str]) -> Proxies:
+    urls: dict[str, str | None] = {}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        found = _standard(env, name)
+        if found is not None:
+            variable, url = found
+            problem = proxy_url_problem(url)
+            if problem is not None:
+                # The value may hold the proxy's password: never show it whole.
+                raise ConfigurationError(variable, f"{problem}, not {redact_url(url)!r}")
+        urls[name] = found[1] if found else None
+    no_proxy = _standard(env, "NO_PROXY")
+    return Proxies(
+        http=urls["HTTP_PROXY"],
+        https=urls["HTTPS_PROXY"],
+        all=urls["ALL_PROXY"],
+        no_proxy=no_proxy[1] if no_proxy else None,
+    )
+
+
+def _ca_bundle(env: Mapping[str, str]) -> Path | None:
+    # requests' order: REQUESTS_CA_BUNDLE, then CURL_CA_BUNDLE; a file or a c_rehash'ed folder.
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        raw = _text(env, name)
+        if raw is not None:
+            path = Path(raw)
+            if not path.exists():
+                raise ConfigurationError(name, f"names {raw!r}, which does not exist")
+            return path
+    return None
 
 
 def _teams(env: Mapping[str, str], name: str) -> dict[str, Credentials]:

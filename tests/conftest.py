@@ -9,13 +9,17 @@ import pytest
 
 # Variables sendx-worker reads; a developer's shell must not leak them into tests.
 ISOLATED_PREFIXES = ("SENDX_", "CELERY_")
+# The standard proxy and CA-bundle variables, read into the settings too (any case).
+ISOLATED_SUFFIXES = ("_PROXY",)
+ISOLATED_NAMES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[None]:
-    """Every test starts with no SENDX_*/CELERY_* variables and its own data dir."""
+    """Every test starts with none of the variables the settings read, and its own data dir."""
     for name in list(os.environ):
-        if name.startswith(ISOLATED_PREFIXES):
+        upper = name.upper()
+        if upper.startswith(ISOLATED_PREFIXES) or upper.endswith(ISOLATED_SUFFIXES) or upper in ISOLATED_NAMES:
             monkeypatch.delenv(name)
     monkeypatch.setenv("SENDX_DATA_DIR", str(tmp_path))
     yield

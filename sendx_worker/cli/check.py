@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import argparse
 import socket
-import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from celery import Celery
-from kombu.utils.url import maybe_sanitize_url
-
-from ..celeryconf import embedded_broker_folder
 from ..errors import ConfigurationError
+from ..proxies import redact_url
 from ..settings import Settings, load_settings
-from .common import EXIT_FAILURE, EXIT_OK, producer_app, subcommand
+from .common import EXIT_FAILURE, EXIT_OK, subcommand
+
+if TYPE_CHECKING:
+    import ssl
+
+    from celery import Celery
 
 __all__ = ["DEFAULT_TIMEOUT_S", "WORKER_REPLY_TIMEOUT_S", "Result", "recent_window_s", "register"]
 
@@ -90,6 +91,8 @@ def checks(timeout_s: float) -> Iterator[Result]:
             yield Result("skip", name, "the configuration is invalid")
         return
     yield check_configuration(settings)
+    from .broker import producer_app  # Celery is imported when a command needs it (see .common)
+
     with producer_app(settings) as app:
         broker = check_broker(app, settings, timeout_s)
         yield broker
@@ -110,11 +113,18 @@ def check_configuration(settings: Settings) -> Result:
         return Result("FAIL", "configuration", str(exc))
     teams = f", teams {', '.join(sorted(settings.teams))}" if settings.teams else ""
     team = f"team {creds.team_id}" if creds.team_id else "no team id"
-    return Result("ok", "configuration", f"flavor {settings.api_flavor}, {team}, API key set{teams}")
+    proxy = settings.proxies.for_url(settings.base_url)
+    network = f", proxy {redact_url(proxy)}" if proxy else ""
+    network += f", CA bundle {settings.ca_bundle}" if settings.ca_bundle else ""
+    return Result("ok", "configuration", f"flavor {settings.api_flavor}, {team}, API key set{teams}{network}")
 
 
 def check_broker(app: Celery, settings: Settings, timeout_s: float) -> Result:
     """A connection to the broker (for the embedded one: its folder is writable)."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    from ..celeryconf import embedded_broker_folder
+
     url = maybe_sanitize_url(settings.effective_broker_url)
     if settings.uses_embedded_broker:
         folder = embedded_broker_folder(settings)
@@ -136,30 +146,74 @@ def check_broker(app: Celery, settings: Settings, timeout_s: float) -> Result:
 
 
 def check_sendx(settings: Settings, timeout_s: float) -> Result:
-    """DNS, a TCP connection and, for https, a verified TLS handshake with SendX's host."""
+    """DNS, a TCP connection and, for https, a verified TLS handshake with SendX's host.
+
+    Behind a proxy (the settings' proxy variables, ``NO_PROXY`` honoured), DNS and a
+    TCP connection to the proxy instead: the worker never connects to SendX directly then.
+    """
     parts = urlsplit(settings.base_url)
+    proxy = settings.proxies.for_url(settings.base_url)
+    if proxy is not None:
+        return _check_proxy(settings.base_url, proxy, timeout_s)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     where = f"{settings.base_url}:"
+    reached = _reach(where, host, port, timeout_s)
+    if isinstance(reached, Result):
+        return reached
+    sock, address = reached
+    with sock:
+        if parts.scheme != "https":
+            return Result("ok", "sendx", f"{where} {host} resolves to {address}, TCP port {port} open")
+        try:
+            with _tls_context(settings).wrap_socket(sock, server_hostname=host) as tls:
+                version = tls.version()
+        except OSError as exc:  # ssl.SSLError included
+            return Result("FAIL", "sendx", f"{where} TLS handshake with {host} failed: {exc}")
+    return Result("ok", "sendx", f"{where} {host} resolves to {address}, TCP port {port} open, {version}")
+
+
+def _check_proxy(base_url: str, proxy: str, timeout_s: float) -> Result:
+    parts = urlsplit(proxy)
+    host = parts.hostname or ""
+    port = parts.port or _PROXY_PORTS.get(parts.scheme, 1080)
+    # The proxy URL may hold a password: only its redacted form is shown.
+    where = f"{base_url}: through the proxy {redact_url(proxy)}:"
+    reached = _reach(where, host, port, timeout_s)
+    if isinstance(reached, Result):
+        return reached
+    sock, address = reached
+    sock.close()
+    return Result("ok", "sendx", f"{where} {host} resolves to {address}, TCP port {port} open")
+
+
+_PROXY_PORTS = {"http": 80, "https": 443}
+
+
+def _reach(where: str, host: str, port: int, timeout_s: float) -> Result | tuple[socket.socket, str]:
+    """A connected socket and the address it reached, or the failed Result."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         return Result("FAIL", "sendx", f"{where} DNS lookup of {host} failed: {exc}")
-    address = infos[0][4]
+    address = str(infos[0][4][0])
     try:
-        sock = socket.create_connection((str(address[0]), port), timeout=timeout_s)
+        sock = socket.create_connection((address, port), timeout=timeout_s)
     except OSError as exc:
-        return Result("FAIL", "sendx", f"{where} TCP connection to {address[0]} port {port} failed: {exc}")
-    with sock:
-        if parts.scheme != "https":
-            return Result("ok", "sendx", f"{where} {host} resolves to {address[0]}, TCP port {port} open")
-        try:
-            context = ssl.create_default_context()
-            with context.wrap_socket(sock, server_hostname=host) as tls:
-                version = tls.version()
-        except (OSError, ssl.SSLError) as exc:
-            return Result("FAIL", "sendx", f"{where} TLS handshake with {host} failed: {exc}")
-    return Result("ok", "sendx", f"{where} {host} resolves to {address[0]}, TCP port {port} open, {version}")
+        return Result("FAIL", "sendx", f"{where} TCP connection to {address} port {port} failed: {exc}")
+    return sock, address
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    """The system's trusted roots, or the settings' CA bundle (a file or a folder) as the worker uses it."""
+    import ssl  # 5 MB: imported by the one check that needs it (see .common)
+
+    bundle = settings.ca_bundle
+    if bundle is None:
+        return ssl.create_default_context()
+    if bundle.is_dir():
+        return ssl.create_default_context(capath=str(bundle))
+    return ssl.create_default_context(cafile=str(bundle))
 
 
 def recent_window_s(settings: Settings) -> float:

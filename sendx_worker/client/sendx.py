@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -51,6 +52,8 @@ class SendxClient:
         timeout_s: float = 10.0,
         pool_size: int = 10,
         on_response: OnResponse | None = None,
+        proxy: str | None = None,
+        ca_bundle: str | None = None,
     ) -> None:
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
@@ -60,7 +63,11 @@ class SendxClient:
         self._secret = credentials.api_key
         self._team_id = credentials.team_id
         self.timeout: tuple[float, float] = (min(timeout_s, CONNECT_TIMEOUT_CAP_S), timeout_s)
-        self._sessions = ThreadSessions(pool_size=pool_size)
+        # Every call goes to base_url (redirects are not followed): one scheme, one proxy.
+        proxies = {urlsplit(self._builder.base_url).scheme: proxy} if proxy else {}
+        self._sessions = ThreadSessions(
+            pool_size=pool_size, proxies=proxies, verify=ca_bundle if ca_bundle is not None else True
+        )
         self._on_response = on_response
 
     @classmethod
@@ -72,7 +79,11 @@ class SendxClient:
         pool_size: int = 10,
         on_response: OnResponse | None = None,
     ) -> SendxClient:
-        """A client for ``team`` (None: the default team) configured from ``settings``."""
+        """A client for ``team`` (None: the default team) configured from ``settings``.
+
+        Its proxy is the one the settings' proxy variables give for the base URL
+        (none when ``NO_PROXY`` covers its host), and its CA bundle the settings' one.
+        """
         return cls(
             base_url=settings.base_url,
             flavor=settings.api_flavor,
@@ -80,6 +91,8 @@ class SendxClient:
             timeout_s=settings.timeout_s,
             pool_size=pool_size,
             on_response=on_response,
+            proxy=settings.proxies.for_url(settings.base_url),
+            ca_bundle=None if settings.ca_bundle is None else str(settings.ca_bundle),
         )
 
     @property

@@ -20,13 +20,20 @@ the worker concurrency (``pool_maxsize``), and one host needs one pool
 (``pool_connections=1``). ``max_retries=0``: the broker does the retrying, with
 backoff, and a retried POST must go through the classification in
 :mod:`.classify` first.
+
+Why ``trust_env = False``: with it on, ``requests`` re-reads the proxy and CA-bundle
+variables and looks up ``~/.netrc`` on every call, 17% of a task's CPU
+(docs/BENCHMARKS.md), and a ``~/.netrc`` entry for SendX's host would add an
+``Authorization`` header to calls that carry the key in their own header. The
+proxies and the CA bundle come from the settings instead, read once
+(:mod:`sendx_worker.proxies`), and are set on each session here.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import cast
 
 import requests
@@ -45,12 +52,18 @@ def os_thread_id() -> int:
 
 
 class ThreadSessions:
-    """Lazily created ``requests.Session`` objects, one per OS thread."""
+    """Lazily created ``requests.Session`` objects, one per OS thread.
 
-    def __init__(self, *, pool_size: int) -> None:
+    ``proxies`` maps a scheme to its proxy URL (``{"https": "http://proxy:3128"}``);
+    ``verify`` is True (the certifi bundle) or the path of a CA bundle.
+    """
+
+    def __init__(self, *, pool_size: int, proxies: Mapping[str, str] | None = None, verify: bool | str = True) -> None:
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
         self.pool_size = pool_size
+        self._proxies = dict(proxies or {})
+        self._verify = verify
         self._sessions: dict[int, requests.Session] = {}
         self._lock = threading.Lock()
 
@@ -79,6 +92,9 @@ class ThreadSessions:
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
+        session.trust_env = False
+        session.proxies = dict(self._proxies)
+        session.verify = self._verify
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)

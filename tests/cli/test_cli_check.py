@@ -191,3 +191,29 @@ def test_https_needs_a_verified_tls_handshake(
     trusted = lines(cli("check", "--timeout", "2"))["sendx"]
     assert trusted[0] == "ok"
     assert trusted[1].endswith(f"TCP port {tls_server} open, TLSv1.3")
+
+    # Or trusted through the CA bundle the worker uses (REQUESTS_CA_BUNDLE, in the settings).
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    found = lines(cli("check", "--timeout", "2"))
+    assert found["configuration"][1].endswith(f", CA bundle {certificate[0]}")
+    assert found["sendx"] == trusted
+
+
+def test_behind_a_proxy_check_reaches_the_proxy_and_never_shows_its_password(
+    cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as proxy:
+        port = proxy.getsockname()[1]
+        monkeypatch.setenv("SENDX_API_KEY", API_KEY)
+        monkeypatch.setenv("SENDX_TEAM_ID", TEAM_ID)
+        monkeypatch.setenv("HTTPS_PROXY", f"http://bob:hunter2@127.0.0.1:{port}")
+        result = cli("check", "--timeout", "2")
+    found = lines(result)
+    assert found["configuration"][1].endswith(f", proxy http://***@127.0.0.1:{port}")
+    assert found["sendx"] == (
+        "ok",
+        f"https://app.sendx.io/api/v1: through the proxy http://***@127.0.0.1:{port}: "
+        f"127.0.0.1 resolves to 127.0.0.1, TCP port {port} open",
+    )
+    assert "hunter2" not in result.output

@@ -73,6 +73,12 @@ def test_the_api_key_never_shows_in_a_repr() -> None:
     assert "sekret" not in repr(settings.credentials_for("eu"))
 
 
+def test_the_brokers_password_never_shows_in_a_repr() -> None:
+    settings = load_settings({"CELERY_BROKER_URL": "amqp://worker:broker-pa55@rabbit.internal:5672//"})
+    assert settings.broker_url == "amqp://worker:broker-pa55@rabbit.internal:5672//"
+    assert "broker-pa55" not in repr(settings)
+
+
 def test_credentials_for_a_named_team_come_from_sendx_teams() -> None:
     settings = load_settings({"SENDX_TEAMS": json.dumps({"eu": {"api_key": "k-eu", "team_id": "t-eu"}})})
     assert settings.credentials_for("eu") == Credentials(api_key="k-eu", team_id="t-eu")
