@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
-__all__ = ["JsonFormatter", "KeyValueFormatter", "configure_logging", "context", "kv"]
+__all__ = ["CELERY_PER_TASK_LOGGERS", "JsonFormatter", "KeyValueFormatter", "configure_logging", "context", "kv"]
 
 
 def kv(fields: Mapping[str, Any]) -> str:
@@ -63,8 +63,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+# Celery's per-task lines: "Task ... received" and "Task ... succeeded in ...s". Our own
+# `delivered` line (INFO, e-mail masked, with the latency) says the same, and the two
+# cost 9% of a worker's CPU (docs/BENCHMARKS.md). They are shown at DEBUG only.
+CELERY_PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+
+
 def configure_logging(fmt: Literal["kv", "json"] = "kv", level: int = logging.INFO) -> None:
-    """Install one stderr handler on the root logger with the chosen format."""
+    """Install one stderr handler on the root logger with the chosen format.
+
+    Above DEBUG, Celery's per-task lines are left out (:data:`CELERY_PER_TASK_LOGGERS`
+    log at WARNING and up only); their warnings and errors still show.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
     root = logging.getLogger()
@@ -72,3 +82,6 @@ def configure_logging(fmt: Literal["kv", "json"] = "kv", level: int = logging.IN
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in CELERY_PER_TASK_LOGGERS:
+        # NOTSET: inherit the root's level again (configure_logging may run twice in a process).
+        logging.getLogger(name).setLevel(logging.NOTSET if level <= logging.DEBUG else max(level, logging.WARNING))

@@ -18,6 +18,7 @@ from ..observe import Observer, observer_of
 from ..retry import RetryPolicy
 from ..settings import Settings
 from ..worker.deliveries import DeliveryCounter, FileDeliveryCounter, RedisDeliveryCounter
+from ..worker.signals import worker_concurrency
 
 __all__ = ["SendxTask"]
 
@@ -76,8 +77,14 @@ class SendxTask(Task):
         return observer_of(self.app)
 
     def _pool_size(self) -> int:
-        concurrency = getattr(getattr(self.app, "conf", None), "worker_concurrency", None)
-        return max(int(concurrency or 0), DEFAULT_POOL_SIZE)
+        # The worker's real concurrency: `-c` does not change app.conf.worker_concurrency,
+        # and under gevent all the greenlets share one session, so its pool must hold a
+        # connection for each of them (docs/BENCHMARKS.md, "The pool size under gevent").
+        concurrency = worker_concurrency(self.app)
+        if concurrency is None:
+            configured = getattr(getattr(self.app, "conf", None), "worker_concurrency", None)
+            concurrency = configured if isinstance(configured, int) else 0
+        return max(concurrency, DEFAULT_POOL_SIZE)
 
     def delivery_counter(self) -> DeliveryCounter | None:
         """Where deliveries are counted; None on RabbitMQ, which counts them itself."""

@@ -1,4 +1,4 @@
-"""Worker start-up: our log format, and refusing to start without credentials."""
+"""Worker start-up: our log format, refusing to start without credentials, the real concurrency."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..errors import ConfigurationError
 from ..logs import configure_logging
 from ..settings import load_settings
 
-__all__: list[str] = []
+__all__ = ["worker_concurrency"]
 
 
 @signals.setup_logging.connect(weak=False)
@@ -32,3 +32,22 @@ def _require_credentials(sender: Any = None, **_: Any) -> None:
         settings_of(sender.app).credentials_for(None)
     except ConfigurationError as exc:
         raise SystemExit(f"error: {exc}") from None
+
+
+@signals.worker_init.connect(weak=False)
+def _remember_worker(sender: Any = None, **_: Any) -> None:
+    # `-c` (and `--autoscale`) live on the WorkController, not in app.conf, and `-c auto`
+    # and the autoscale maximum are only settled after this signal: keep the controller,
+    # and read it when the tasks first size their connection pools.
+    app = getattr(sender, "app", None)
+    if app is not None:
+        app.sendx_work_controller = sender
+
+
+def worker_concurrency(app: Any) -> int | None:
+    """The running worker's concurrency (``-c``, or ``--autoscale``'s maximum); None outside a worker."""
+    controller = getattr(app, "sendx_work_controller", None)
+    if controller is None:
+        return None
+    value = getattr(controller, "max_concurrency", None) or getattr(controller, "concurrency", None)
+    return value if isinstance(value, int) and value > 0 else None

@@ -93,7 +93,8 @@ def test_the_published_message_shows_a_masked_address_and_no_key_in_its_reprs(st
 
 def test_a_worker_logs_and_reports_the_task_without_the_plain_address(stack: Stack, tap: EventTap) -> None:
     stack.emulator.set_faults(script={EMAIL: [503, 200]})  # a retry republishes the message
-    worker = stack.start_worker()
+    # At DEBUG, so that Celery's own per-task lines ("received", "succeeded in") are logged too.
+    worker = stack.start_worker(extra_args=("--loglevel", "DEBUG"))
     task_id = identify(EMAIL, first_name="John", app=stack.app).id
     stack.wait_contact(EMAIL, firstName="John")
     wait_for(lambda: len(tap.of_type("task-succeeded")) >= 1, what="the task-succeeded event")
@@ -101,6 +102,7 @@ def test_a_worker_logs_and_reports_the_task_without_the_plain_address(stack: Sta
 
     received = [line for line in worker.lines if f"Task sendx.identify_contact[{task_id}] received" in line]
     assert len(received) == 2  # the first attempt and its retry
+    assert worker.saw(f"Task sendx.identify_contact[{task_id}] succeeded in")
     assert EMAIL not in worker.log()
     assert API_KEY not in worker.log()
     assert MASKED in worker.log()
