@@ -15,12 +15,16 @@ import sys
 import uuid
 from dataclasses import dataclass, field, replace
 
+from sendx_worker.celeryconf import WORKER_CONCURRENCY, WORKER_POOL
+from sendx_worker.cli.cpus import available_cpus
+
 __all__ = ["CONFIGS", "USE_CLI", "WorkerSpec", "config", "default_worker"]
 
 USE_CLI = os.environ.get("BENCH_DEFAULT_WORKER", "cli") == "cli" and bool(importlib.util.find_spec("sendx_worker.cli"))
 
-# What the CLI does by default (threads pool, concurrency 32, no gossip/mingle, events on).
-DEFAULT_POOL, DEFAULT_CONCURRENCY = "threads", 32
+# What the CLI does by default: threads pool, 64 threads, one process per usable CPU,
+# no gossip/mingle, no task events, Celery's per-task lines at WARNING.
+DEFAULT_POOL, DEFAULT_CONCURRENCY = WORKER_POOL, WORKER_CONCURRENCY
 _COMMON = ("--without-gossip", "--without-mingle")
 # The pool sweep runs without task events: with events on, a threads-pool worker on
 # RabbitMQ can livelock (docs/BENCHMARKS.md, "The event-connection stall"), which would
@@ -42,6 +46,8 @@ class WorkerSpec:
     settings: tuple[str, ...] = _NO_EVENTS
     flags: tuple[str, ...] = _COMMON
     cli: bool = False
+    # The CLI is given --processes (else it picks one per usable CPU itself).
+    pinned_processes: bool = True
     notes: str = ""
     tags: tuple[str, ...] = field(default=())
 
@@ -54,7 +60,7 @@ class WorkerSpec:
         """The command lines that start this configuration (one per process unless the CLI forks)."""
         if self.cli:  # the CLI's own defaults, nothing added
             command = [sys.executable, "-m", "sendx_worker", "worker"]
-            if self.processes > 1:
+            if self.pinned_processes:
                 command += ["--processes", str(self.processes)]
             return [command + list(self.settings)]
         return [self._celery(number) for number in range(self.processes)]
@@ -79,18 +85,22 @@ class WorkerSpec:
         return command
 
 
-def default_worker(processes: int = 1) -> WorkerSpec:
-    """``sendx-worker worker`` with its defaults (``processes`` > 1: ``--processes N``)."""
-    suffix = f"x{processes}" if processes > 1 else ""
+def default_worker(processes: int | None = None) -> WorkerSpec:
+    """``sendx-worker worker`` with its defaults; ``processes``: add ``--processes N``.
+
+    ``default`` is the command with nothing added, so one process per usable CPU
+    (``--processes auto``); ``default-xN`` pins the number of processes.
+    """
     return WorkerSpec(
-        name=f"default-{suffix}" if suffix else "default",
+        name="default" if processes is None else f"default-x{processes}",
         pool=DEFAULT_POOL,
         concurrency=DEFAULT_CONCURRENCY,
-        processes=processes,
+        processes=available_cpus() if processes is None else processes,
         settings=(),
-        flags=(*_COMMON, "-E", "--loglevel", "INFO"),
+        flags=(*_COMMON, "--loglevel", "INFO"),
         cli=USE_CLI,
         tags=("default",),
+        pinned_processes=processes is not None,
     )
 
 
@@ -137,6 +147,7 @@ CONFIGS: dict[str, WorkerSpec] = {
     spec.name: spec
     for spec in [
         default_worker(),
+        default_worker(1),
         default_worker(2),
         NAIVE,
         NAIVE_THREADS,
@@ -147,11 +158,11 @@ CONFIGS: dict[str, WorkerSpec] = {
         *(_prefork(c) for c in (2, 4, 8, 16, 32)),
         # Variants of the default, to find where its time goes (threads-32 is it without events).
         replace(
-            default_worker(),
+            default_worker(1),
             name="default-nohb",
-            settings=("broker_heartbeat=0",),
+            settings=("worker_send_task_events=True", "broker_heartbeat=0"),
             tags=("variant",),
-            notes="default (events on) without AMQP heartbeats",
+            notes="one default process with task events on and AMQP heartbeats off (SENDX_TASK_EVENTS=1)",
         ),
         replace(
             _threads(32),

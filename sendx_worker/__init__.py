@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import (
     ApiError,
@@ -26,6 +26,7 @@ from .errors import (
     ServerError,
     TransientError,
 )
+from .lazy import lazy_exports
 from .settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -72,13 +73,4 @@ _LAZY = {
     "track": ".producer",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sendx_worker' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

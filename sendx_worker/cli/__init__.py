@@ -12,16 +12,16 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Literal
-
-from marshmallow import ValidationError
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigurationError, PublishError, SendxError
 from ..logs import configure_logging
-from ..schemas import describe_errors
 from ..settings import load_settings
 from .common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError, UsageError, report_error
 from .parser import build_parser
+
+if TYPE_CHECKING:
+    from marshmallow import ValidationError
 
 __all__ = ["main"]
 
@@ -43,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         report_error(f"configuration: {exc}")
         return EXIT_USAGE
-    except ValidationError as exc:
+    except _validation_error() as exc:
+        from ..schemas import describe_errors
+
         report_error(f"invalid input: {describe_errors(exc.messages)}")
         return EXIT_USAGE
     except PublishError as exc:
@@ -60,6 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.debug("unexpected error", exc_info=True)
         report_error(f"unexpected {type(exc).__name__}: {exc}")
         return EXIT_FAILURE
+
+
+def _validation_error() -> type[ValidationError]:
+    # An except clause's class is looked up only when an exception gets that far, so
+    # marshmallow (5 MB) is imported on that error path only: the parser and the parent
+    # of `worker --processes N` do without it (see .common).
+    from marshmallow import ValidationError
+
+    return ValidationError
 
 
 def _run(argv: Sequence[str] | None) -> int:

@@ -13,26 +13,19 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
-
-from ..deadletter import DeadLetterQueue, DeadLetterRecord
-from ..deadletter.replay import REPLAYABLE_TASKS, replay
 from ..masking import mask_email
-from ..schemas import load_identify_wire, load_track_wire
 from ..settings import Flavor, Settings, load_settings
-from .common import (
-    EXIT_FAILURE,
-    EXIT_OK,
-    CommandError,
-    UsageError,
-    broker_errors,
-    producer_app,
-    report_error,
-    subcommand,
-)
+from .common import EXIT_FAILURE, EXIT_OK, CommandError, UsageError, report_error, subcommand
 from .output import table
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from ..deadletter import DeadLetterQueue, DeadLetterRecord
+
+# Celery, kombu and marshmallow are imported by the handlers, not here: see .common.
 
 __all__ = ["SHORT_ID", "register", "resolve"]
 
@@ -113,6 +106,9 @@ def resolve(records: list[DeadLetterRecord], wanted: str) -> DeadLetterRecord:
 
 @contextmanager
 def _dead_letters(settings: Settings | None = None) -> Iterator[tuple[Celery, DeadLetterQueue]]:
+    from ..deadletter import DeadLetterQueue
+    from .broker import broker_errors, producer_app
+
     with producer_app(settings) as app, broker_errors(app):
         yield app, DeadLetterQueue(app.connection_for_write)
 
@@ -161,6 +157,8 @@ def run_replay(args: argparse.Namespace) -> int:
     """Publish the tasks again, then delete their dead letters."""
     if args.all and args.payload is not None:
         raise UsageError("--payload replays one dead letter: give its id instead of --all")
+    from ..deadletter.replay import replay
+
     settings = load_settings()
     with _dead_letters(settings) as (app, queue):
         records = queue.records()
@@ -188,6 +186,8 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def _replayable(record: DeadLetterRecord) -> bool:
+    from ..deadletter.replay import REPLAYABLE_TASKS
+
     return record.task in REPLAYABLE_TASKS and record.payload is not None
 
 
@@ -201,6 +201,8 @@ def _payload(path: Path, record: DeadLetterRecord, flavor: Flavor) -> Any:
     except ValueError as exc:
         raise UsageError(f"--payload: {path} is not JSON: {exc}") from None
     # The worker would dead-letter a bad payload again; say so now, naming the field.
+    from ..schemas import load_identify_wire, load_track_wire
+
     loaders: dict[str, Callable[..., Any]] = {
         "sendx.identify_contact": load_identify_wire,
         "sendx.track_tags": load_track_wire,

@@ -13,17 +13,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
-
-from ..deadletter import DeadLetterQueue, DeadLetterRecord
-from ..emulator import Emulator
 from ..settings import load_settings
-from .common import EXIT_OK, CommandError, producer_app, subcommand
+from .common import EXIT_OK, CommandError, subcommand
 from .demo_events import MIN_EVENTS, DemoPlan, plan_events
 from .demo_worker import DemoWorker, worker_environment
 from .output import Progress, table
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from ..deadletter import DeadLetterRecord
+    from ..emulator import Emulator
+
+# Celery, kombu and the emulator's server are imported when the demo runs: see .common.
 
 __all__ = ["DELIVERY_DEADLINE_S", "DEMO_API_KEY", "DEMO_TEAM_ID", "register"]
 
@@ -90,6 +94,10 @@ def _rate(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 once every event is delivered or dead-lettered."""
+    from ..deadletter import DeadLetterQueue
+    from ..emulator import Emulator
+    from .broker import producer_app
+
     plan = plan_events(args.events)
     data_dir = args.data_dir.resolve() if args.data_dir else Path(tempfile.mkdtemp(prefix="sendx-demo-"))
     keep = args.data_dir is not None
@@ -152,6 +160,8 @@ class _Watch:
     """Counts what happened: 2xx answers from the emulator, records on the dead-letter queue."""
 
     def __init__(self, app: Celery, emulator: Emulator) -> None:
+        from ..deadletter import DeadLetterQueue
+
         self._queue = DeadLetterQueue(app.connection_for_write)
         self._emulator = emulator
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from celery import Celery
-
-from ..producer import identify, track
+if TYPE_CHECKING:
+    from celery import Celery
 
 __all__ = ["MIN_EVENTS", "DemoEvent", "DemoPlan", "plan_events"]
 
@@ -40,6 +39,8 @@ class DemoEvent:
 
     def enqueue(self, app: Celery) -> str:
         """Validate and publish it through the producer API; the task id."""
+        from ..producer import identify, track  # Celery: imported when used (see .common)
+
         send: Callable[..., Any] = identify if self.kind == "identify" else track
         return str(send(self.email, app=app, **self.kwargs).id)
 

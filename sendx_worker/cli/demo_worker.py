@@ -55,8 +55,10 @@ class DemoWorker:
     def __enter__(self) -> DemoWorker:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self._log_path.open("ab")
+        # One process: the demo's few events need no more, whatever the CPUs.
+        command = [sys.executable, "-m", "sendx_worker", "worker", "--processes", "1", "-c", THREADS]
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "sendx_worker", "worker", "-c", THREADS, "-n", f"demo-{os.getpid()}@%h"],
+            [*command, "-n", f"demo-{os.getpid()}@%h"],
             env=self._env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,

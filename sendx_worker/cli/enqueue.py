@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..producer import identify, track
-from .common import EXIT_OK, UsageError, producer_app, subcommand
+from .common import EXIT_OK, UsageError, subcommand
 
 __all__ = ["name_value", "register"]
 
@@ -81,6 +80,9 @@ def register(subparsers: Any) -> None:
 
 def run_identify(args: argparse.Namespace) -> int:
     """Enqueue one identify and print its task id."""
+    from ..producer import identify  # Celery and marshmallow: imported when used (see .common)
+    from .broker import producer_app
+
     custom_fields = _custom_fields(args.custom_fields)
     with producer_app() as app:
         result = identify(
@@ -101,6 +103,9 @@ def run_identify(args: argparse.Namespace) -> int:
 
 def run_track(args: argparse.Namespace) -> int:
     """Enqueue one track and print its task id."""
+    from ..producer import track
+    from .broker import producer_app
+
     with producer_app() as app:
         result = track(args.email, add_tags=args.add_tags, remove_tags=args.remove_tags, team=args.team, app=app)
     print(result.id)

@@ -17,8 +17,8 @@ DESCRIPTION = "SendX contact updates, delivered reliably by Celery workers."
 EXAMPLES = """\
 examples:
   sendx-worker demo                           # the whole pipeline on this machine: no broker, no SendX account
-  sendx-worker worker                         # consume the `sendx` queue (configured by environment)
-  sendx-worker worker --processes 2 -c 64     # one worker process per core, 64 threads each
+  sendx-worker worker                         # consume the `sendx` queue: one process per CPU, 64 threads each
+  sendx-worker worker --processes 1           # one process (a container scaled by replicas)
   sendx-worker identify --email ada@example.com --first-name Ada --tag Developer
   sendx-worker track --email ada@example.com --add "paid user" --remove "trial user"
   sendx-worker dead list                      # what could not be delivered, and why
@@ -26,7 +26,8 @@ examples:
   sendx-worker emulator --port 8025           # a local SendX stand-in
 
 configuration: SENDX_API_KEY, SENDX_TEAM_ID, SENDX_BASE_URL, CELERY_BROKER_URL, SENDX_DATA_DIR, ...
-(unset CELERY_BROKER_URL: an embedded broker in files under SENDX_DATA_DIR, default ./.sendx).
+(unset CELERY_BROKER_URL: an embedded broker in files under SENDX_DATA_DIR, default ./.sendx);
+HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are read once at start-up, as requests reads them.
 
 exit codes: 0 success, 1 failure, 2 bad usage or invalid input, 130 interrupted."""
 

@@ -1,4 +1,7 @@
-"""Several Celery worker processes under one parent that forwards signals and waits for them all."""
+"""Several worker processes under one parent that forwards signals and waits for them all.
+
+The parent imports only the standard library and :mod:`.common`: it holds no Celery.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +12,21 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from .common import EXIT_FAILURE, EXIT_OK, PROG
+from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PROG
 
 __all__ = ["FORWARDED_SIGNALS", "supervise"]
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
-def supervise(worker_args: Sequence[list[str]]) -> int:
-    """Start ``python -m celery -A sendx_worker <args>`` for each, until all have exited.
+def supervise(commands: Sequence[list[str]]) -> int:
+    """Run each of ``commands`` (a worker process's command line) until all have exited.
 
     SIGTERM/SIGINT/SIGQUIT are passed on to every child, which shuts down as Celery
     does (SIGTERM: warm). The children run in their own process group so that a
     Ctrl-C reaches them once, through here. If one fails, the others are stopped.
-    Returns 0 when every child exited 0, else 1.
+    Returns 0 when every child exited 0; else 2 when the first to fail exited 2 (bad
+    usage, such as an unknown `celery worker` option, which every child rejects), else 1.
     """
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
@@ -36,8 +40,7 @@ def supervise(worker_args: Sequence[list[str]]) -> int:
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
     try:
-        for args in worker_args:
-            command = [sys.executable, "-m", "celery", "-A", "sendx_worker", *args]
+        for command in commands:
             children.append(subprocess.Popen(command, process_group=0))
         codes = _wait_all(children, lambda: stopping)
     finally:
@@ -46,13 +49,17 @@ def supervise(worker_args: Sequence[list[str]]) -> int:
                 child.terminate()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return EXIT_OK if all(code == 0 for code in codes) else EXIT_FAILURE
+    failures = [code for code in codes if code != 0]
+    if not failures:
+        return EXIT_OK
+    return EXIT_USAGE if failures[0] == EXIT_USAGE else EXIT_FAILURE
 
 
 def _wait_all(children: list[subprocess.Popen[bytes]], stopping: Callable[[], bool]) -> list[int]:
-    """Reap the children as they exit; on an unexpected failure, stop the rest."""
+    """Reap the children as they exit; on an unexpected failure, stop the rest. Exit codes in exit order."""
     by_pid = {child.pid: child for child in children}
     codes: dict[int, int] = {}
+    failed = False
     while len(codes) < len(children):
         pid, status = os.wait()  # retried after a signal handler runs (PEP 475)
         child = by_pid.get(pid)
@@ -61,8 +68,12 @@ def _wait_all(children: list[subprocess.Popen[bytes]], stopping: Callable[[], bo
         code = os.waitstatus_to_exitcode(status)
         child.returncode = code  # reaped here; tell Popen, so that poll() does not wait again
         codes[pid] = code
-        if code != 0 and not stopping():
-            print(f"{PROG}: worker process {pid} exited with {code}; stopping the others", file=sys.stderr, flush=True)
+        if code != 0 and not stopping() and not failed:
+            failed = True  # the others exit because of this one: said once
+            if code != EXIT_USAGE:  # bad usage: the child's own error line says it all
+                print(
+                    f"{PROG}: worker process {pid} exited with {code}; stopping the others", file=sys.stderr, flush=True
+                )
             for other in children:
                 if other.returncode is None:
                     other.send_signal(signal.SIGTERM)

@@ -1,29 +1,37 @@
-"""``sendx-worker worker``: a Celery worker consuming ``sendx``, with defaults for an I/O-bound job.
+"""``sendx-worker worker``: Celery worker(s) consuming ``sendx``, with defaults for an I/O-bound job.
 
 Every argument this command does not know is passed to ``celery worker`` after
-the defaults, so it overrides them (``-c 64``, ``-P prefork``, ``-l DEBUG``).
-``--processes N`` runs N Celery worker processes: one process tops out at about
-one core (MEASURED.md, trap 2), so N = the number of cores uses the machine.
+the defaults, so it overrides them (``-c 128``, ``-P gevent``, ``-l DEBUG``).
+``--processes`` runs that many worker processes: one process tops out at about one
+core (the GIL; MEASURED.md, trap 2), so the default, ``auto``, is one per CPU this
+process may use (:mod:`.cpus`). With one, Celery runs in this process; with more,
+this process starts each as ``python -m sendx_worker worker --processes 1 ... -n
+NAME`` and supervises them (:mod:`.processes`). That parent imports neither Celery
+nor requests (see :mod:`.common`): it holds ~17 MB instead of ~43 MB.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
-from typing import Any
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
-from ..celeryconf import WORKER_CONCURRENCY, WORKER_POOL
 from ..settings import load_settings
-from ..topology import WORK_QUEUE
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, CommandError, UsageError, subcommand
+from .cpus import available_cpus
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_POOL", "MAX_PROCESSES", "celery_worker_args", "node_names", "register"]
+__all__ = [
+    "MAX_PROCESSES",
+    "celery_worker_args",
+    "child_commands",
+    "node_names",
+    "process_count",
+    "register",
+    "with_processes_pool",
+]
 
-#: Threads per worker process: the one constant lives with the Celery configuration
-#: (``celeryconf.WORKER_CONCURRENCY``); it is passed explicitly so that ``ps`` shows it.
-DEFAULT_CONCURRENCY = WORKER_CONCURRENCY
-DEFAULT_POOL = WORKER_POOL
 # Pools of processes, for which one slot per core is the sensible default.
 PROCESS_POOLS = ("prefork", "processes")
 DEFAULT_NODE = "sendx"
@@ -31,16 +39,27 @@ MAX_PROCESSES = 64
 
 EXAMPLES = """\
 examples:
-  sendx-worker worker                          # threads pool, 64 threads, queue sendx
-  sendx-worker worker --processes 2            # two worker processes (one per core), nodes sendx-1@%h, sendx-2@%h
-  sendx-worker worker -c 64 -l DEBUG           # any `celery worker` option overrides the defaults
-  sendx-worker worker -P prefork              # one process per core unless -c says otherwise
+  sendx-worker worker                          # one process per CPU (--processes auto), 64 threads each
+  sendx-worker worker --processes 1            # one process, e.g. one per container, scaled by replicas
+  sendx-worker worker --processes 4            # nodes sendx-1@%h .. sendx-4@%h
+  sendx-worker worker -c 128 -l DEBUG          # any `celery worker` option overrides the defaults
+  sendx-worker worker -P prefork               # one prefork worker, one child per CPU unless -c says otherwise
   CELERY_BROKER_URL=amqp://guest:guest@localhost:5672// sendx-worker worker
+
+--processes auto is the number of CPUs this process may use: its CPU affinity, lowered to
+its cgroup's CPU quota (a container limited to 1 CPU runs 1 process); with -P prefork, whose
+children already take a CPU each, it is 1. With one process the node is sendx@%h; with N,
+sendx-1@%h .. sendx-N@%h (or NAME-1@HOST.. from -n NAME@HOST).
 
 defaults passed to `celery -A sendx_worker worker`: -Q sendx -P threads -c 64
 --without-gossip --without-mingle --loglevel INFO -n sendx@%h (see `celery worker --help` for every
-option). SIGTERM stops gracefully (warm shutdown: running tasks finish, prefetched messages go back
-to the broker); with --processes it is passed on to every process."""
+option). -P prefork is passed on as -P processes, its other name: Celery reads a plain
+-P prefork as no -P at all, and would run threads. At INFO each task logs one line, ours
+(delivered, retry scheduled, dead-lettered); Celery's own "Task ... received" and
+"... succeeded in" lines show with -l DEBUG only.
+
+SIGTERM stops gracefully (warm shutdown: running tasks finish, prefetched messages go back
+to the broker); with several processes it is passed on to every one."""
 
 
 def register(subparsers: Any) -> None:
@@ -57,16 +76,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--processes",
         type=_processes,
-        default=1,
+        default="auto",
         metavar="N",
-        help="run N worker processes (default 1; one per core uses them all)",
+        help="run N worker processes, or auto: one per CPU this process may use (the default)",
     )
     parser.set_defaults(handler=run, passes_extra=True, configures_logging=False)
 
 
-def _processes(text: str) -> int:
+def _processes(text: str) -> int | Literal["auto"]:
+    if text == "auto":
+        return "auto"
     if not text.isdigit() or not 1 <= int(text) <= MAX_PROCESSES:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 1 to {MAX_PROCESSES}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 1 to {MAX_PROCESSES}, nor auto")
     return int(text)
 
 
@@ -84,18 +105,47 @@ def option_value(args: Sequence[str], short: str, long: str) -> str | None:
     return found
 
 
-def celery_worker_args(passthrough: Sequence[str], node: str | None = None) -> list[str]:
-    """``worker`` and its arguments: our defaults first, then ``passthrough`` (which wins), then ``-n node``."""
-    args = ["worker", "-Q", WORK_QUEUE, "-P", DEFAULT_POOL, "--without-gossip", "--without-mingle"]
+def with_processes_pool(args: Sequence[str]) -> list[str]:
+    """``args`` with the pool ``prefork`` named ``processes`` (``-P``, ``-Pprefork``, ``--pool``, ``--pool=``).
+
+    Why: celeryconf sets ``worker_pool = "threads"``, and Celery's ``-P`` cannot tell an
+    explicit ``-P prefork`` from no ``-P`` at all (``celery/bin/worker.py``,
+    ``WorkersPool.convert``: prefork, its default, means "the app's worker_pool"), so
+    ``-P prefork`` would silently run threads. ``processes`` is prefork's other name,
+    which Celery takes as given.
+    """
+    found: list[str] = []
+    pool_value_next = False
+    for arg in args:
+        if pool_value_next:
+            found.append("processes" if arg == "prefork" else arg)
+            pool_value_next = False
+        elif arg in ("-P", "--pool"):
+            found.append(arg)
+            pool_value_next = True
+        elif arg in ("-Pprefork", "--pool=prefork"):
+            found.append(arg.replace("prefork", "processes"))
+        else:
+            found.append(arg)
+    return found
+
+
+def celery_worker_args(passthrough: Sequence[str]) -> list[str]:
+    """``worker`` and its arguments: our defaults first, then ``passthrough`` (which wins), then ``-n``."""
+    # Imported here, not at the top: the parent of --processes N does without them (see .common).
+    from ..celeryconf import WORKER_CONCURRENCY, WORKER_POOL
+    from ..topology import WORK_QUEUE
+
+    passthrough = with_processes_pool(passthrough)
+    args = ["worker", "-Q", WORK_QUEUE, "-P", WORKER_POOL, "--without-gossip", "--without-mingle"]
     args += ["--loglevel", "INFO"]
     if option_value(passthrough, "-c", "--concurrency") is None:
-        # 64 threads are cheap; 64 prefork processes are not: one per core, as Celery would.
+        # 64 threads are cheap; 64 prefork processes are not: one per CPU, as Celery would.
         process_pool = option_value(passthrough, "-P", "--pool") in PROCESS_POOLS
-        args += ["-c", str(os.cpu_count() or 1) if process_pool else str(DEFAULT_CONCURRENCY)]
-    args += list(passthrough)
-    if node is not None:
-        args += ["-n", node]
-    elif option_value(passthrough, "-n", "--hostname") is None:
+        # Passed explicitly, even the default, so that `ps` shows it.
+        args += ["-c", str(available_cpus()) if process_pool else str(WORKER_CONCURRENCY)]
+    args += passthrough
+    if option_value(passthrough, "-n", "--hostname") is None:
         args += ["-n", f"{DEFAULT_NODE}@%h"]
     return args
 
@@ -107,19 +157,38 @@ def node_names(passthrough: Sequence[str], count: int) -> list[str]:
     return [f"{name}-{index}{at}{host}" for index in range(1, count + 1)]
 
 
+def process_count(requested: int | Literal["auto"], passthrough: Sequence[str], cpus: Callable[[], int]) -> int:
+    """How many worker processes to run: ``--processes N``, or for ``auto`` one per CPU.
+
+    Except with a process pool (``-P prefork``): its children already take one CPU
+    each, so ``auto`` is one worker process then.
+    """
+    if requested != "auto":
+        return requested
+    if option_value(with_processes_pool(passthrough), "-P", "--pool") in PROCESS_POOLS:
+        return 1
+    return max(1, min(cpus(), MAX_PROCESSES))
+
+
+def child_commands(passthrough: Sequence[str], count: int) -> list[list[str]]:
+    """The command lines of ``count`` worker processes: this command with one process each, and its own node."""
+    command = [sys.executable, "-m", "sendx_worker", "worker", "--processes", "1", *passthrough]
+    return [[*command, "-n", name] for name in node_names(passthrough, count)]
+
+
 def run(args: argparse.Namespace) -> int:
-    """Validate the configuration, then run Celery in this process (N=1) or supervise N processes."""
+    """Validate the configuration, then run Celery in this process (one process) or supervise several."""
     settings = load_settings()
     settings.credentials_for(None)
     if args.log_format:
         # Read by the worker's logging set-up, here and in child processes.
         os.environ["SENDX_LOG_FORMAT"] = args.log_format
-    if args.processes == 1:
+    count = process_count(args.processes, args.extra, available_cpus)
+    if count == 1:
         return _run_here(celery_worker_args(args.extra))
     from .processes import supervise
 
-    names = node_names(args.extra, args.processes)
-    return supervise([celery_worker_args(args.extra, name) for name in names])
+    return supervise(child_commands(args.extra, count))
 
 
 def _run_here(argv: list[str]) -> int:

@@ -17,7 +17,18 @@ Modules: ``wire`` (request bodies), ``store`` (contacts and merge semantics),
 
 from __future__ import annotations
 
-from .faults import FaultConfig
-from .server import DEFAULT_TEAMS, Emulator
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .faults import FaultConfig
+    from .server import DEFAULT_TEAMS, Emulator
 
 __all__ = ["DEFAULT_TEAMS", "Emulator", "FaultConfig"]
+
+# Imported on first use: `sendx-worker` mounts the emulator's command (``command``, whose
+# options need only argparse), and importing the server brings http.server and friends.
+_LAZY = {"DEFAULT_TEAMS": ".server", "Emulator": ".server", "FaultConfig": ".faults"}
+
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

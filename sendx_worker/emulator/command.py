@@ -9,8 +9,6 @@ import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from .server import Emulator
-
 __all__ = ["add_arguments", "main", "run"]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -80,6 +78,8 @@ def _teams(args: argparse.Namespace) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; 0 on a clean stop, 1 when the port cannot be had, 2 on bad faults."""
+    from .server import Emulator  # here: mounting the options in `sendx-worker` needs only argparse
+
     try:
         emulator = Emulator(
             host=args.host,
