@@ -4,6 +4,7 @@ commands:
   throughput   tasks/s of worker configurations draining a pre-filled queue, vs the references
   enqueue      identify() calls/s vs bare apply_async on the same broker
   memory       the default worker's peak RSS, and its RSS at task 1,000 vs the last task
+  heap         whether the worker's Python heap grows from one interval of tasks to the next
   latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
   emulator     the emulator's own ceiling (bench.emulator_ceiling)
   plot         docs/bench/throughput.png from the throughput results
@@ -29,12 +30,13 @@ __all__ = ["main", "smoke"]
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from . import emulator_ceiling, enqueue, latency, memory, plot, throughput
+    from . import emulator_ceiling, enqueue, heap, latency, memory, plot, throughput
 
     return {
         "throughput": throughput.main,
         "enqueue": enqueue.main,
         "memory": memory.main,
+        "heap": heap.main,
         "latency": latency.main,
         "emulator": emulator_ceiling.main,
         "plot": plot.main,
@@ -56,6 +58,7 @@ def smoke(argv: list[str] | None = None) -> int:
                             "prefork-4", "--references", "reference", "--strict", "--name", run]),
             ("enqueue", ["--calls", "200", "--runs", "1", "--name", "smoke-enqueue"]),
             ("memory", ["--tasks", "300", "--runs", "1", "--name", "smoke-memory"]),
+            ("heap", ["--tasks", "300", "--marks", "100", "200", "300", "--name", "smoke-heap"]),
             ("latency", ["--rate", "20", "--seconds", "5", "--runs", "1", "--strict", "--name", "smoke-latency"]),
             ("emulator", ["--requests", "1000", "--threads", "8"]),
             ("plot", []),  # its arguments are the results the throughput steps have just written

@@ -62,6 +62,16 @@ class ProcessTree:
                 total += member.memory_info().rss
         return total
 
+    def thread_count(self) -> int:
+        """OS threads of every live member (a pool that grows its threads grows its RSS too)."""
+        import psutil
+
+        total = 0
+        for member in self._members():
+            with contextlib.suppress(psutil.Error):
+                total += member.num_threads()
+        return total
+
     def exited(self) -> list[int]:
         """Exit codes of the processes that have already exited."""
         return [code for code in (p.poll() for p in self.processes) if code is not None]
@@ -115,6 +125,7 @@ class Drain:
     peak_rss_mb: float | None
     statuses: dict[str, int]
     rss_at: dict[int, float] = field(default_factory=dict)
+    threads_at: dict[int, int] = field(default_factory=dict)
 
 
 class Stalled(RuntimeError):
@@ -135,7 +146,8 @@ def wait_for_requests(
 
     tasks/s is measured from the emulator's first to its last request. The tree's CPU
     time is taken from the first poll that sees a request, so start-up is not counted.
-    ``rss_checkpoints``: request counts at which to record the tree's RSS (MB). Raises
+    ``rss_checkpoints``: request counts at which to record the tree's RSS (MB) and its
+    number of OS threads. Raises
     :class:`Stalled` when requests stop arriving for ``stall_s`` after the first one
     (with ``BENCH_PYSPY`` pointing at py-spy, each stalled process's stacks are saved).
     """
@@ -144,6 +156,7 @@ def wait_for_requests(
     cpu_start: tuple[int, float] | None = None
     peak = 0
     rss_at: dict[int, float] = {}
+    threads_at: dict[int, int] = {}
     progress = (-1, time.monotonic())
     while True:
         stats = emulator.stats()
@@ -157,7 +170,9 @@ def wait_for_requests(
             rss = tree.rss_bytes()
             peak = max(peak, rss)
             while checkpoints and seen >= checkpoints[0]:
-                rss_at[checkpoints.pop(0)] = round(rss / 2**20, 1)
+                checkpoint = checkpoints.pop(0)
+                rss_at[checkpoint] = round(rss / 2**20, 1)
+                threads_at[checkpoint] = tree.thread_count()
             if cpu_start is None and seen > 0:
                 cpu_start = (seen, tree.cpu_seconds())
         if seen >= count:
@@ -180,6 +195,7 @@ def wait_for_requests(
         peak_rss_mb=round(peak / 2**20, 1) if tree is not None else None,
         statuses=dict(stats["by_status"]),
         rss_at=rss_at,
+        threads_at=threads_at,
     )
 
 

@@ -57,6 +57,8 @@ def sitting(
                     run=run,
                     rss_first_mb=rss_at.get(first),
                     rss_last_mb=rss_at.get(tasks),
+                    threads_first=record["threads_at"].get(first),
+                    threads_last=record["threads_at"].get(tasks),
                     first_checkpoint=first,
                 )
                 if record["rss_first_mb"] and record["rss_last_mb"]:
@@ -66,7 +68,8 @@ def sitting(
                 for record in records[-1 - len(configs) :]:
                     print(
                         f"  run {run} {record['config']:12} peak {record['peak_rss_mb']} MB, "
-                        f"RSS by task {record.get('rss_at') or '-'}, load {load_average()}",
+                        f"RSS by task {record.get('rss_at') or '-'}, "
+                        f"OS threads by task {record.get('threads_at') or '-'}, load {load_average()}",
                         flush=True,
                     )
     return records
@@ -88,6 +91,7 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "rss_last_mb": median(r.get("rss_last_mb") for r in mine),
                 "growth_mb": median(r.get("growth_mb") for r in mine),
                 "all_growth_mb": [r.get("growth_mb") for r in mine],
+                "all_threads": [(r.get("threads_first"), r.get("threads_last")) for r in mine],
                 "tasks_per_s": median(r["tasks_per_s"] for r in mine),
                 "command": mine[0]["command"],
             }
@@ -99,15 +103,17 @@ def table(rows: list[dict[str, Any]]) -> str:
     """The summary as a Markdown table."""
     lines = [
         "| configuration | tasks × runs | peak RSS MB (median) | RSS at task 1,000 | RSS at last task "
-        "| growth MB (runs) |",
-        "|---|---|---|---|---|---|",
+        "| growth MB (runs) | OS threads at task 1,000 → last (runs) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         growth = ", ".join("-" if g is None else f"{g:+.1f}" for g in r["all_growth_mb"])
         first = "-" if r["rss_first_mb"] is None else f"{r['rss_first_mb']:.1f}"
         last = "-" if r["rss_last_mb"] is None else f"{r['rss_last_mb']:.1f}"
+        threads = ", ".join(f"{a} → {b}" for a, b in r["all_threads"] if a is not None)
         lines.append(
-            f"| {r['config']} | {r['tasks']} × {r['runs']} | **{r['peak_rss_mb']:.1f}** | {first} | {last} | {growth} |"
+            f"| {r['config']} | {r['tasks']} × {r['runs']} | **{r['peak_rss_mb']:.1f}** | {first} | {last} "
+            f"| {growth} | {threads or '-'} |"
         )
     return "\n".join(lines)
 

@@ -30,9 +30,13 @@ _LINES = {  # label: (pool, processes)
     "threads, 1 process": ("threads", 1),
     "threads, 2 processes": ("threads", 2),
     "gevent, 1 process": ("gevent", 1),
+    "gevent, 2 processes": ("gevent", 2),
     "prefork (1 process per slot)": ("prefork", 1),
 }
 
+
+# The default as started with nothing added, and pinned to one or two processes: stars.
+_DEFAULTS = {"default": "*", "default-x1": "X", "default-x2": "P"}
 
 Point = tuple[int, float, int]  # (concurrency per process, × reference, sitting number)
 
@@ -50,7 +54,7 @@ def _points(paths: Iterable[Path], broker: str) -> tuple[dict[float, dict[str, l
                 references.setdefault(latency, []).append(row["tasks_per_s"])
             if ratio is None or row["broker"] not in (broker, "-"):
                 continue
-            if row["config"] in ("reference-x2", "naive", "default", "default-x2"):
+            if row["config"] in ("reference-x2", "naive", *_DEFAULTS):
                 marks.setdefault(latency, {}).setdefault(row["config"], []).append(ratio)
             try:
                 spec = config(row["config"])
@@ -79,7 +83,7 @@ def plot(paths: list[Path], out: Path, broker: str = "rabbitmq") -> Path:
         raise SystemExit(f"no throughput results for broker {broker} in {', '.join(map(str, paths))}")
     latencies = sorted({*lines, *marks}, key=lambda latency: (latency != 50, latency))  # 50 ms first
     figure, axes = plt.subplots(1, len(latencies), figsize=(7.5 * len(latencies), 5.6), squeeze=False)
-    colors = dict(zip(_LINES, ("tab:green", "tab:purple", "tab:blue", "tab:orange"), strict=True))
+    colors = dict(zip(_LINES, ("tab:green", "tab:purple", "tab:blue", "tab:cyan", "tab:orange"), strict=True))
     for axis, latency in zip(axes[0], latencies, strict=True):
         for label, points in lines.get(latency, {}).items():
             for number, sitting in enumerate(sorted({p[2] for p in points})):
@@ -97,10 +101,20 @@ def plot(paths: list[Path], out: Path, broker: str = "rabbitmq") -> Path:
             if name in marks.get(latency, {}):
                 value = statistics.median(marks[latency][name])
                 axis.axhline(value, color=color, linestyle=style, linewidth=1, label=f"{name} ({value:.2f}×)")
-        for name, shape in (("default", "*"), ("default-x2", "P")):
+        for name, shape in _DEFAULTS.items():
             if name in marks.get(latency, {}):
                 value = statistics.median(marks[latency][name])
-                axis.plot([32], [value], shape, markersize=14, color="gold", markeredgecolor="black", label=name)
+                spec = config(name)
+                label = f"{name} ({spec.processes} × {spec.pool} {spec.concurrency})"
+                axis.plot(
+                    [spec.concurrency],
+                    [value],
+                    shape,
+                    markersize=14,
+                    color="gold",
+                    markeredgecolor="black",
+                    label=label,
+                )
         axis.set_xscale("log", base=2)
         axis.set_xlabel("concurrency per worker process (-c)")
         axis.set_ylabel("tasks/s ÷ reference of the same sitting")

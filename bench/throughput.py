@@ -64,6 +64,7 @@ def _record(drain: Drain, **fields: Any) -> dict[str, Any]:
         "peak_rss_mb": drain.peak_rss_mb,
         "statuses": drain.statuses,
         "rss_at": drain.rss_at,
+        "threads_at": drain.threads_at,
     }
 
 
