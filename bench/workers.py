@@ -165,6 +165,13 @@ CONFIGS: dict[str, WorkerSpec] = {
             notes="one default process with task events on and AMQP heartbeats off (SENDX_TASK_EVENTS=1)",
         ),
         replace(
+            default_worker(2),
+            name="default-x2-warning",
+            settings=("--loglevel", "WARNING"),
+            tags=("variant",),
+            notes="default-x2 without our per-task INFO line",
+        ),
+        replace(
             _threads(32),
             name="threads-32-info",
             flags=(*_COMMON, "--loglevel", "INFO"),
