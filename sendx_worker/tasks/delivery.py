@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from celery.exceptions import Reject, Retry
@@ -32,9 +32,23 @@ __all__ = ["FIRST_ATTEMPT_HEADER", "deliver"]
 
 logger = get_task_logger(__name__)
 
+# The ambiguous-increment record's error when an earlier delivery of the same message
+# started and never finished: that delivery may have reached SendX before it died.
+UNFINISHED_EARLIER_DELIVERY = (
+    "an earlier delivery of this message started and did not finish (its worker died, or lost "
+    "the broker before the outcome was recorded); SendX may have applied these increments; not resent"
+)
+
 # Carried on every retry so that the retry window counts from the first attempt.
 FIRST_ATTEMPT_HEADER = "sendx_first_attempt_at"
 ALLOWED_KWARGS = frozenset({"payload", "team"})
+
+
+@dataclass
+class Progress:
+    """How far an attempt got: whether a request may have left for SendX."""
+
+    called_sendx: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,7 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
     counter = task.delivery_counter()
     task.observer.task_started(operation.name)
     outcome = "requeued"
+    progress = Progress()
     try:
         # Counted where the broker cannot count for us; if even that store is
         # unreachable (Redis restarting), the message goes back rather than
@@ -91,7 +106,7 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
             error = f"the message was delivered {starts} times without finishing; it kills or stalls its worker"
             outcome = _dead_letter(task, attempt, "poison", attempt.payload, error=error)
         else:
-            outcome = _attempt(task, attempt, args, kwargs)
+            outcome = _attempt(task, attempt, args, kwargs, progress, earlier_unfinished=starts > 1)
         return outcome
     except Retry:
         outcome = "retried"
@@ -103,7 +118,10 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
         raise Reject(exc, requeue=True) from exc
     finally:
         task.observer.task_finished(operation.name, outcome)
-        if counter:
+        # A message requeued after its call may have reached SendX keeps this start
+        # counted, so that its next delivery knows (earlier_unfinished) not to resend
+        # its increments. RabbitMQ counts the requeue itself (x-delivery-count).
+        if counter and not (outcome == "requeued" and progress.called_sendx):
             _forget_delivery(counter, key)
 
 
@@ -116,24 +134,65 @@ def _forget_delivery(counter: DeliveryCounter, key: str) -> None:
         logger.warning("could not clear a delivery count", exc_info=True, extra=context(key=key))
 
 
-def _attempt(task: SendxTask, attempt: Attempt, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
-    started = time.monotonic()
+def _attempt(
+    task: SendxTask,
+    attempt: Attempt,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    progress: Progress,
+    *,
+    earlier_unfinished: bool,
+) -> str:
+    flavor = task.settings.api_flavor
     try:
         payload, team = _check_arguments(args, kwargs)
-        payload = _validated(attempt.operation, payload, task.settings.api_flavor)
+        payload = _validated(attempt.operation, payload, flavor)
         client = _client(task, team)
-        started = time.monotonic()
-        attempt.operation.send(client, payload)
-    except ApiError as error:
-        return _failed(task, attempt, error)
     except Exception as exc:
-        # Our own bug or an unexpected environment problem: retry within the window,
-        # so that a fix deployed in time still lets the message through.
-        logger.error("unexpected error", exc_info=True, extra=context(**attempt.log_fields()))
-        return _failed(task, attempt, ServerError(f"unexpected {type(exc).__name__}: {exc}", method="-", path="-"))
+        return _failed_with(task, attempt, exc)
+    if earlier_unfinished:
+        # Outside the try: a dead letter that cannot be published must requeue the
+        # message (deliver), not schedule a retry that would still carry the increments.
+        attempt = _set_increments_aside(task, attempt)
+        payload = _validated(attempt.operation, attempt.payload, flavor)
+    started = time.monotonic()
+    try:
+        progress.called_sendx = True
+        attempt.operation.send(client, payload)
+    except Exception as exc:
+        return _failed_with(task, attempt, exc)
     latency_ms = round((time.monotonic() - started) * 1000, 1)
     logger.info("delivered", extra=context(**attempt.log_fields(outcome="delivered", latency_ms=latency_ms)))
     return "delivered"
+
+
+def _failed_with(task: SendxTask, attempt: Attempt, exc: Exception) -> str:
+    if isinstance(exc, ApiError):
+        return _failed(task, attempt, exc)
+    # Our own bug or an unexpected environment problem: retry within the window,
+    # so that a fix deployed in time still lets the message through.
+    logger.error("unexpected error", exc_info=True, extra=context(**attempt.log_fields()))
+    return _failed(task, attempt, ServerError(f"unexpected {type(exc).__name__}: {exc}", method="-", path="-"))
+
+
+def _set_increments_aside(task: SendxTask, attempt: Attempt) -> Attempt:
+    """An earlier delivery may have applied this identify's increments: dead-letter them, go on without.
+
+    A worker killed (or cut off from the broker) after its call reached SendX leaves
+    the message unacknowledged, and the broker delivers it again. Everything else in
+    an identify is idempotent; ``++``/``--`` are not, so they go to a person as
+    ``ambiguous_increment`` and the rest is delivered. A redelivered message that never
+    reached SendX (prefetched by the dead worker, say) loses its increments to the
+    same rule: a person decides, which is the price of never applying one twice.
+    """
+    if attempt.operation is not IDENTIFY or not isinstance(attempt.payload, Mapping):
+        return attempt
+    rest, increments = split_increments(attempt.payload)
+    if not increments:
+        return attempt
+    ambiguous = {"email": rest.get("email"), "customFields": increments}
+    _dead_letter(task, attempt, "ambiguous_increment", ambiguous, error=UNFINISHED_EARLIER_DELIVERY)
+    return replace(attempt, payload=rest)
 
 
 def _failed(task: SendxTask, attempt: Attempt, error: ApiError) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.delivery.conftest import Stack
+from tests.support.die_after_call_hook import DIES_AFTER_CALL_EMAIL
 from tests.support.poison_hook import POISON_EMAIL
 from tests.support.waiting import wait_for
 
@@ -60,3 +61,23 @@ def test_a_message_that_kills_every_worker_ends_as_poison(stack: Stack) -> None:
     assert record.payload == {"email": POISON_EMAIL}
     stack.identify({"email": "after@example.com"})
     stack.wait_contact("after@example.com")
+
+
+@pytest.mark.timeout(300)
+def test_increments_are_not_resent_after_a_worker_died_having_called_sendx(stack: Stack) -> None:
+    hook = ("-I", "tests.support.die_after_call_hook")
+    first = stack.start_worker(concurrency=2, wait_ready=False, extra_args=hook)
+    stack.identify({"email": DIES_AFTER_CALL_EMAIL, "firstName": "Twyla", "customFields": {"Logins": "++1"}})
+    wait_for(first.exited, timeout=90, what="the worker to die after its call")
+    stack.wait_contact(DIES_AFTER_CALL_EMAIL, customFields={"Logins": "1"})  # the call did reach SendX
+
+    stack.start_worker(concurrency=2, extra_args=hook)
+    (record,) = stack.wait_dead_letters(1, timeout=120)
+    assert record.reason == "ambiguous_increment"
+    assert record.payload == {"email": DIES_AFTER_CALL_EMAIL, "customFields": {"Logins": "++1"}}
+    assert "did not finish" in (record.error or "")
+    wait_for(lambda: len(stack.api_requests(DIES_AFTER_CALL_EMAIL)) >= 2, what="the redelivery's call")
+    again = stack.api_requests(DIES_AFTER_CALL_EMAIL)[1]
+    assert again["body"]["firstName"] == "Twyla"
+    assert "Logins" not in again["body"].get("customFields", {})
+    assert stack.emulator.contact(DIES_AFTER_CALL_EMAIL)["customFields"] == {"Logins": "1"}
