@@ -73,11 +73,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "unacked_restore_interval": 5,
             "unacked_restore_throttle": 1,
             # One list per queue (kombu makes four, for priorities we never set), so that
-            # a worker takes each message with one atomic BLMOVE (reliable_redis.py).
+            # a worker takes each message with one atomic BLMOVE (reliable_redis).
             "priority_steps": [0],
         }
         # kombu's Redis transport can lose the message it is taking when the worker is
-        # killed or the connection cut at that moment; this one cannot (reliable_redis.py).
+        # killed or the connection cut at that moment; this one cannot (reliable_redis).
         extra["broker_transport"] = "sendx_worker.reliable_redis:Transport"
         if broker_url.startswith("rediss:"):
             # kombu turns TLS on from the URL's scheme only for its own transport; the

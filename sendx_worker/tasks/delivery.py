@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from celery.exceptions import Reject, Retry
 from celery.utils.log import get_task_logger
-from marshmallow import ValidationError
 
 from ..deadletter import DeadLetterRecord, Reason, iso_utc, new_record_id
-from ..errors import ApiError, AuthError, ConfigurationError, InvalidPayload, ServerError
+from ..errors import ApiError, AuthError, ServerError
 from ..logs import context
-from ..masking import mask_email, mask_payload, mask_text
+from ..masking import mask_payload, mask_text
 from ..retry import DeadLetter, countdown_for
 from ..retry import Retry as RetryDecision
-from ..schemas import describe_errors
-from ..settings import Flavor
 from ..worker.deliveries import DeliveryCounter, delivery_key
 from ..worker.health import health
+from .attempt import (
+    FIRST_ATTEMPT_HEADER,
+    Attempt,
+    Progress,
+    check_arguments,
+    client_for_team,
+    first_attempt_at,
+    validated,
+)
 from .base import SendxTask, header
 from .operations import IDENTIFY, Operation, split_increments
 
@@ -38,41 +44,6 @@ UNFINISHED_EARLIER_DELIVERY = (
     "an earlier delivery of this message started and did not finish (its worker died, or lost "
     "the broker before the outcome was recorded); SendX may have applied these increments; not resent"
 )
-
-# Carried on every retry so that the retry window counts from the first attempt.
-FIRST_ATTEMPT_HEADER = "sendx_first_attempt_at"
-ALLOWED_KWARGS = frozenset({"payload", "team"})
-
-
-@dataclass
-class Progress:
-    """How far an attempt got: whether a request may have left for SendX."""
-
-    called_sendx: bool = False
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """Who is being delivered, and for the how-manieth time."""
-
-    operation: Operation
-    task_id: str
-    number: int
-    first_at: float
-    payload: Any
-    team: str | None
-
-    def log_fields(self, **more: Any) -> dict[str, Any]:
-        """The attempt's ``key=value`` log context, with the e-mail masked."""
-        email = self.payload.get("email") if isinstance(self.payload, Mapping) else None
-        return {
-            "task": self.operation.task_name,
-            "task_id": self.task_id,
-            "attempt": self.number,
-            "email": mask_email(email) if isinstance(email, str) else None,
-            "team": self.team,
-            **more,
-        }
 
 
 def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
@@ -88,7 +59,7 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
         operation=operation,
         task_id=str(request.id),
         number=int(request.retries or 0) + 1,
-        first_at=_first_attempt_at(request),
+        first_at=first_attempt_at(request),
         payload=kwargs.get("payload"),
         team=team if isinstance(team, str) else None,
     )
@@ -145,16 +116,16 @@ def _attempt(
 ) -> str:
     flavor = task.settings.api_flavor
     try:
-        payload, team = _check_arguments(args, kwargs)
-        payload = _validated(attempt.operation, payload, flavor)
-        client = _client(task, team)
+        payload, team = check_arguments(args, kwargs)
+        payload = validated(attempt.operation, payload, flavor)
+        client = client_for_team(task, team)
     except Exception as exc:
         return _failed_with(task, attempt, exc)
     if earlier_unfinished:
         # Outside the try: a dead letter that cannot be published must requeue the
         # message (deliver), not schedule a retry that would still carry the increments.
         attempt = _set_increments_aside(task, attempt)
-        payload = _validated(attempt.operation, attempt.payload, flavor)
+        payload = validated(attempt.operation, attempt.payload, flavor)
     started = time.monotonic()
     try:
         progress.called_sendx = True
@@ -280,42 +251,3 @@ def _dead_letter(
         extra=context(**attempt.log_fields(outcome="dead_lettered", reason=reason, status=record.status, id=record.id)),
     )
     return "dead_lettered"
-
-
-def _check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, str | None]:
-    if args:
-        raise InvalidPayload("the task takes keyword arguments only (payload, team)", messages={"args": list(args)})
-    unknown = sorted(set(kwargs) - ALLOWED_KWARGS)
-    if unknown:
-        raise InvalidPayload(
-            f"unknown keyword argument(s): {', '.join(unknown)}", messages={k: ["Unknown argument."] for k in unknown}
-        )
-    if "payload" not in kwargs:
-        raise InvalidPayload("missing keyword argument: payload", messages={"payload": ["Missing argument."]})
-    team = kwargs.get("team")
-    if team is not None and not isinstance(team, str):
-        raise InvalidPayload("team must be a string", messages={"team": ["Not a valid string."]})
-    return kwargs["payload"], team
-
-
-def _validated(operation: Operation, payload: Any, flavor: Flavor) -> dict[str, Any]:
-    try:
-        return operation.load(payload, flavor)
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"payload": exc.messages}
-        raise InvalidPayload(f"invalid payload: {describe_errors(messages)}", messages=messages) from None
-
-
-def _client(task: SendxTask, team: str | None) -> Any:
-    try:
-        return task.client_for(team)
-    except ConfigurationError as exc:
-        raise InvalidPayload(str(exc), messages={"team": [str(exc)]}) from None
-
-
-def _first_attempt_at(request: Any) -> float:
-    value = header(request, FIRST_ATTEMPT_HEADER)
-    try:
-        return float(value) if value is not None else time.time()
-    except (TypeError, ValueError):
-        return time.time()

@@ -54,7 +54,7 @@ def run_through_a_restart(stack: Stack, restart: object) -> None:
         return [e for e in emails if not stack.emulator.contact(e)]
 
     # A message taken in the instant of the cut comes back when its in-flight list's
-    # owner key expires (reliable_redis.py), well within the timeout.
+    # owner key expires (reliable_redis), well within the timeout.
     wait_for(lambda: not undelivered(), timeout=180, interval=0.5, what="every contact delivered after the restart")
     assert stack.dead_letters() == []
 

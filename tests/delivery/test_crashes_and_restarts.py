@@ -27,7 +27,7 @@ def test_a_worker_killed_mid_run_loses_nothing(stack: Stack) -> None:
     first.kill()
     assert len(undelivered(stack, emails)) > 0, "the worker finished before it was killed"
     stack.start_worker(concurrency=16)
-    # On every broker, including Redis (reliable_redis.py closes kombu's window
+    # On every broker, including Redis (reliable_redis closes kombu's window
     # between taking a message and recording it as unacknowledged).
     wait_for(lambda: not undelivered(stack, emails), timeout=150, interval=0.5, what="every contact delivered")
     assert stack.dead_letters() == []

@@ -1,26 +1,4 @@
-"""kombu's Redis transport without the moment in which a taken message can be lost.
-
-kombu takes a message off its list with ``BRPOP`` and only then, in a second round
-trip, records it as unacknowledged (the ``unacked`` hash that brings it back if
-the worker dies). A worker killed with SIGKILL between the two, or a connection
-cut while the ``BRPOP`` reply is on its way, lost that message: it was neither on
-the list nor in the hash (seen in our tests: one in 300-500, in some runs).
-
-Here the message is *moved*, atomically, with ``BLMOVE`` (Redis 6.2) from the
-queue's list onto an in-flight list owned by the taking channel. Recording it as
-unacknowledged and removing it from the in-flight list are one ``MULTI``
-transaction. So at every instant the message is on the queue, on an in-flight
-list or in the unacknowledged hash. An in-flight list belongs to a channel that
-keeps an owner key alive with a time-to-live; a channel that finds the owner key
-of a list gone (its process was killed, or its connection was cut) moves the
-list's messages back onto their queue. A message can then be delivered twice,
-never lost, which is what acks-late delivery promises anyway.
-
-It falls back to kombu's ``BRPOP``, with its window, where ``BLMOVE`` cannot
-serve: a server older than Redis 6.2, a ``global_keyprefix``, or a channel
-consuming several lists at once (several queues, or priority steps; sendx-worker
-sets one priority step, so its worker consumes one list).
-"""
+"""The transport: kombu's Redis transport taking messages with ``BLMOVE`` (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -28,7 +6,6 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kombu.transport import redis as kombu_redis
@@ -36,81 +13,22 @@ from kombu.transport.virtual.base import Channel as VirtualChannel
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
 
-__all__ = ["INFLIGHT_REGISTRY", "Channel", "QoS", "Transport", "restore_orphans"]
+from .inflight import (
+    DEFAULT_OWNER_TTL_S,
+    INFLIGHT_REGISTRY,
+    MALFORMED_LIST,
+    InFlight,
+    inflight_list_key,
+    owner_key,
+    restore_list,
+    restore_orphans,
+)
+
+__all__ = ["BLMOVE_MIN_SERVER", "Channel", "QoS", "Transport"]
 
 logger = logging.getLogger(__name__)
 
-#: Hash of every in-flight list: list key -> the queue list its messages came from.
-INFLIGHT_REGISTRY = "_kombu.inflight"
-INFLIGHT_LIST_PREFIX = "_kombu.inflight.list."
-INFLIGHT_OWNER_PREFIX = "_kombu.inflight.owner."
-#: Where an item that is not a kombu message (not JSON) is put aside, for a person.
-MALFORMED_LIST = "_kombu.malformed"
-DEFAULT_OWNER_TTL_S = 30.0
 BLMOVE_MIN_SERVER = (6, 2)
-
-# Moves every message of an in-flight list back onto its queue and forgets the
-# list, unless its owner is alive (ARGV[1] == "force" skips that check: the owner
-# itself closing). One script, so no other client sees the list half-restored.
-_RESTORE_SCRIPT = """
-if ARGV[1] ~= 'force' and redis.call('EXISTS', KEYS[4]) == 1 then
-  return -1
-end
-local moved = 0
-while redis.call('LMOVE', KEYS[2], KEYS[3], 'LEFT', 'RIGHT') do
-  moved = moved + 1
-end
-redis.call('HDEL', KEYS[1], KEYS[2])
-redis.call('DEL', KEYS[4])
-return moved
-"""
-
-
-@dataclass(frozen=True)
-class InFlight:
-    """A message moved onto an in-flight list and not yet recorded as unacknowledged."""
-
-    list_key: str
-    source: str
-    item: bytes
-    payload: Any
-
-
-def owner_key(owner: str) -> str:
-    """The key whose presence says the owner of an in-flight list is alive."""
-    return INFLIGHT_OWNER_PREFIX + owner
-
-
-def inflight_list_key(owner: str, source: str) -> str:
-    """The in-flight list of ``owner`` for messages taken from the list ``source``."""
-    return f"{INFLIGHT_LIST_PREFIX}{owner}.{source}"
-
-
-def owner_of(list_key: str) -> str:
-    """The owner named in an in-flight list's key."""
-    return list_key[len(INFLIGHT_LIST_PREFIX) :].split(".", 1)[0]
-
-
-def restore_orphans(client: Any) -> int:
-    """Move the messages of in-flight lists whose owner is gone back onto their queues.
-
-    Returns how many messages were moved. Safe to run from every consumer at once:
-    each list is restored by one script, and a restored list is forgotten.
-    """
-    restored = 0
-    for raw_key, raw_source in client.hgetall(INFLIGHT_REGISTRY).items():
-        list_key, source = bytes_to_str(raw_key), bytes_to_str(raw_source)
-        moved = _restore_list(client, list_key, source, force=False)
-        if moved > 0:
-            logger.warning("moved %d message(s) taken by a consumer that is gone back onto %s", moved, source)
-            restored += moved
-    return restored
-
-
-def _restore_list(client: Any, list_key: str, source: str, *, force: bool) -> int:
-    keys = [INFLIGHT_REGISTRY, list_key, source, owner_key(owner_of(list_key))]
-    moved: int = client.eval(_RESTORE_SCRIPT, len(keys), *keys, "force" if force else "check")
-    return moved
 
 
 class QoS(kombu_redis.QoS):
@@ -360,7 +278,7 @@ class Channel(kombu_redis.Channel):
                     for list_key in self._registered_lists:
                         source = bytes_to_str(client.hget(INFLIGHT_REGISTRY, list_key) or b"")
                         if source:
-                            _restore_list(client, list_key, source, force=True)
+                            restore_list(client, list_key, source, force=True)
         super().close()
 
 

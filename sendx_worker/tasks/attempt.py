@@ -1,0 +1,102 @@
+"""What one delivery attempt is: its message, its arguments checked, its payload validated."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import ValidationError
+
+from ..errors import ConfigurationError, InvalidPayload
+from ..masking import mask_email
+from ..schemas import describe_errors
+from ..settings import Flavor
+from .base import SendxTask, header
+from .operations import Operation
+
+__all__ = [
+    "ALLOWED_KWARGS",
+    "FIRST_ATTEMPT_HEADER",
+    "Attempt",
+    "Progress",
+    "check_arguments",
+    "client_for_team",
+    "first_attempt_at",
+    "validated",
+]
+
+# Carried on every retry so that the retry window counts from the first attempt.
+FIRST_ATTEMPT_HEADER = "sendx_first_attempt_at"
+ALLOWED_KWARGS = frozenset({"payload", "team"})
+
+
+@dataclass
+class Progress:
+    """How far an attempt got: whether a request may have left for SendX."""
+
+    called_sendx: bool = False
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who is being delivered, and for the how-manieth time."""
+
+    operation: Operation
+    task_id: str
+    number: int
+    first_at: float
+    payload: Any
+    team: str | None
+
+    def log_fields(self, **more: Any) -> dict[str, Any]:
+        """The attempt's ``key=value`` log context, with the e-mail masked."""
+        email = self.payload.get("email") if isinstance(self.payload, Mapping) else None
+        return {
+            "task": self.operation.task_name,
+            "task_id": self.task_id,
+            "attempt": self.number,
+            "email": mask_email(email) if isinstance(email, str) else None,
+            "team": self.team,
+            **more,
+        }
+
+
+def check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, str | None]:
+    if args:
+        raise InvalidPayload("the task takes keyword arguments only (payload, team)", messages={"args": list(args)})
+    unknown = sorted(set(kwargs) - ALLOWED_KWARGS)
+    if unknown:
+        raise InvalidPayload(
+            f"unknown keyword argument(s): {', '.join(unknown)}", messages={k: ["Unknown argument."] for k in unknown}
+        )
+    if "payload" not in kwargs:
+        raise InvalidPayload("missing keyword argument: payload", messages={"payload": ["Missing argument."]})
+    team = kwargs.get("team")
+    if team is not None and not isinstance(team, str):
+        raise InvalidPayload("team must be a string", messages={"team": ["Not a valid string."]})
+    return kwargs["payload"], team
+
+
+def validated(operation: Operation, payload: Any, flavor: Flavor) -> dict[str, Any]:
+    try:
+        return operation.load(payload, flavor)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"payload": exc.messages}
+        raise InvalidPayload(f"invalid payload: {describe_errors(messages)}", messages=messages) from None
+
+
+def client_for_team(task: SendxTask, team: str | None) -> Any:
+    try:
+        return task.client_for(team)
+    except ConfigurationError as exc:
+        raise InvalidPayload(str(exc), messages={"team": [str(exc)]}) from None
+
+
+def first_attempt_at(request: Any) -> float:
+    value = header(request, FIRST_ATTEMPT_HEADER)
+    try:
+        return float(value) if value is not None else time.time()
+    except (TypeError, ValueError):
+        return time.time()
