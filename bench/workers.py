@@ -138,6 +138,12 @@ NAIVE = WorkerSpec(
     tags=("naive",),
 )
 
+
+def _variant(base: WorkerSpec, name: str, notes: str, **changes: tuple[str, ...]) -> WorkerSpec:
+    """``base`` with ``changes``, named ``name`` and tagged as a variant (kept off the plot's lines)."""
+    return replace(base, name=name, notes=notes, tags=("variant",), **changes)
+
+
 # The same hand-written task given the pool and concurrency of our default.
 NAIVE_THREADS = replace(
     NAIVE, name="naive-threads", pool=DEFAULT_POOL, concurrency=DEFAULT_CONCURRENCY, notes="naive task, threads pool"
@@ -157,33 +163,29 @@ CONFIGS: dict[str, WorkerSpec] = {
         _gevent(100, 2),
         *(_prefork(c) for c in (2, 4, 8, 16, 32)),
         # Variants of the default, to find where its time goes (threads-32 is it without events).
-        replace(
+        _variant(
             default_worker(1),
-            name="default-nohb",
+            "default-nohb",
+            "one default process with task events on and AMQP heartbeats off (SENDX_TASK_EVENTS=1)",
             settings=("worker_send_task_events=True", "broker_heartbeat=0"),
-            tags=("variant",),
-            notes="one default process with task events on and AMQP heartbeats off (SENDX_TASK_EVENTS=1)",
         ),
-        replace(
+        _variant(
             default_worker(2),
-            name="default-x2-warning",
+            "default-x2-warning",
+            "default-x2 without our per-task INFO line",
             settings=("--loglevel", "WARNING"),
-            tags=("variant",),
-            notes="default-x2 without our per-task INFO line",
         ),
-        replace(
+        _variant(
             _threads(32),
-            name="threads-32-info",
+            "threads-32-info",
+            "threads-32 logging at INFO (three lines per task, as the CLI did before Celery's went to DEBUG)",
             flags=(*_COMMON, "--loglevel", "INFO"),
-            tags=("variant",),
-            notes="threads-32 logging at INFO (three lines per task), as the CLI does by default",
         ),
-        replace(
+        _variant(
             _threads(32),
-            name="threads-32-prefetch4",
+            "threads-32-prefetch4",
+            "threads-32 with prefetch multiplier 4",
             settings=(*_NO_EVENTS, "worker_prefetch_multiplier=4"),
-            tags=("variant",),
-            notes="threads-32 with prefetch multiplier 4",
         ),
     ]
 }

@@ -35,7 +35,7 @@ class QoS(kombu_redis.QoS):
     """kombu's Redis QoS, recording a moved message as unacknowledged in one transaction."""
 
     def append(self, message: Any, delivery_tag: str) -> None:
-        taken: InFlight | None = getattr(self.channel, "_taken", None)
+        taken: InFlight | None = self.channel._taken
         if taken is None or taken.payload is not message._raw:
             super().append(message, delivery_tag)
             return
@@ -102,8 +102,10 @@ class Channel(kombu_redis.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.owner = uuid.uuid4().hex
         self._taken: InFlight | None = None
-        self._blmove_source: str | None = None
-        self._registered_lists: set[str] = set()
+        # (source list, in-flight list) of the BLMOVE awaiting its reply, if any.
+        self._blmove_pending: tuple[str, str] | None = None
+        # In-flight list -> the source list its messages came from.
+        self._registered_lists: dict[str, str] = {}
         self._owner_refreshed_at = float("-inf")
         self._blmove_supported: bool | None = None
         super().__init__(*args, **kwargs)
@@ -113,7 +115,7 @@ class Channel(kombu_redis.Channel):
     def _brpop_start(self, timeout: float | None = None) -> None:
         source = self._single_source()
         if source is None:
-            self._blmove_source = None
+            self._blmove_pending = None
             super()._brpop_start(timeout)
             return
         if timeout is None:
@@ -122,15 +124,14 @@ class Channel(kombu_redis.Channel):
         self._keep_owner_alive(list_key, source)
         self._in_poll = self.client.connection
         self._brpop_sent_at = time.monotonic()
-        self._blmove_source = source
+        self._blmove_pending = (source, list_key)
         self.client.connection.send_command("BLMOVE", source, list_key, "RIGHT", "LEFT", timeout or 0)
 
     def _brpop_read(self, **options: Any) -> bool:
-        source = self._blmove_source
-        if source is None:
+        if self._blmove_pending is None:
             result: bool = super()._brpop_read(**options)
             return result
-        self._blmove_source = None
+        (source, list_key), self._blmove_pending = self._blmove_pending, None
         try:
             try:
                 item = self.client.parse_response(self.client.connection, "BLMOVE", **options)
@@ -142,7 +143,6 @@ class Channel(kombu_redis.Channel):
                 raise
             if not item:
                 raise kombu_redis.Empty()
-            list_key = inflight_list_key(self.owner, source)
             payload = self._decode_or_set_aside(list_key, item)
             if payload is None:
                 raise kombu_redis.Empty()
@@ -245,7 +245,7 @@ class Channel(kombu_redis.Channel):
                 INFLIGHT_REGISTRY, list_key, source
             ).execute()
         self._owner_refreshed_at = now
-        self._registered_lists.add(list_key)
+        self._registered_lists[list_key] = source
 
     def _put_back(self, list_key: str, source: str, item: bytes) -> None:
         with self.conn_or_acquire() as client:
@@ -275,19 +275,14 @@ class Channel(kombu_redis.Channel):
                     with contextlib.suppress(kombu_redis.Empty):
                         self._brpop_read()
                 with self.conn_or_acquire() as client:
-                    for list_key in self._registered_lists:
-                        source = bytes_to_str(client.hget(INFLIGHT_REGISTRY, list_key) or b"")
-                        if source:
-                            restore_list(client, list_key, source, force=True)
+                    for list_key, source in self._registered_lists.items():
+                        restore_list(client, list_key, source, force=True)
         super().close()
 
 
 def _server_version(client: Any) -> tuple[int, ...]:
     version = str(client.info("server").get("redis_version", "0"))
-    parts = []
-    for part in version.split(".")[:2]:
-        parts.append(int(part) if part.isdigit() else 0)
-    return tuple(parts)
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:2])
 
 
 class Transport(kombu_redis.Transport):

@@ -158,12 +158,18 @@ def _set_increments_aside(task: SendxTask, attempt: Attempt) -> Attempt:
     """
     if attempt.operation is not IDENTIFY or not isinstance(attempt.payload, Mapping):
         return attempt
-    rest, increments = split_increments(attempt.payload)
-    if not increments:
+    if not split_increments(attempt.payload)[1]:
         return attempt
-    ambiguous = {"email": rest.get("email"), "customFields": increments}
-    _dead_letter(task, attempt, "ambiguous_increment", ambiguous, error=UNFINISHED_EARLIER_DELIVERY)
+    rest = _dead_letter_increments(task, attempt, error=UNFINISHED_EARLIER_DELIVERY)
     return replace(attempt, payload=rest)
+
+
+def _dead_letter_increments(task: SendxTask, attempt: Attempt, *, error: str, cause: ApiError | None = None) -> Any:
+    """Dead-letter the identify's ``++``/``--`` fields alone as ``ambiguous_increment``; returns the rest."""
+    rest, increments = split_increments(attempt.payload)
+    ambiguous = {"email": rest.get("email"), "customFields": increments}
+    _dead_letter(task, attempt, "ambiguous_increment", ambiguous, error=error, cause=cause)
+    return rest
 
 
 def _failed(task: SendxTask, attempt: Attempt, error: ApiError) -> str:
@@ -184,12 +190,9 @@ def _failed(task: SendxTask, attempt: Attempt, error: ApiError) -> str:
 def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: ApiError) -> None:
     payload = dict(attempt.payload)
     if decision.split_increments:
-        payload, increments = split_increments(payload)
-        _dead_letter(
+        payload = _dead_letter_increments(
             task,
             attempt,
-            "ambiguous_increment",
-            {"email": payload["email"], "customFields": increments},
             error=f"SendX may have applied these increments before failing ({error}); not resent",
             cause=error,
         )

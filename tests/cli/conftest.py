@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from sendx_worker.cli import main
 from sendx_worker.emulator import Emulator
 from tests.delivery.conftest import API_KEY, TEAM_ID, Stack
 from tests.support.brokers import filesystem_folder, rabbitmq_vhost
+from tests.support.output import CollectedOutput
 
 __all__ = ["API_KEY", "TEAM_ID", "CliProcess", "CliResult", "run_module"]
 
@@ -117,24 +117,14 @@ class CliProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self._lines: list[str] = []
-        self._lock = threading.Lock()
-        self._pump = threading.Thread(target=self._read, daemon=True)
-        self._pump.start()
-
-    def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._lock:
-                self._lines.append(line)
+        self.output = CollectedOutput(self.process.stdout)
 
     def count(self, text: str) -> int:
-        with self._lock:
-            return sum(text in line for line in self._lines)
+        return self.output.count(text)
 
     def log(self) -> str:
-        with self._lock:
-            return "".join(self._lines)
+        return self.output.text()
 
     def exited(self) -> bool:
         return self.process.poll() is not None
@@ -152,7 +142,7 @@ class CliProcess:
         for child in family:  # none may outlive the test, whatever the parent did
             with contextlib.suppress(psutil.Error):
                 child.wait(timeout=timeout)
-        self._pump.join(timeout=10)
+        self.output.join(timeout=10)
         return code
 
     def kill(self) -> None:

@@ -6,11 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from .output import CollectedOutput
 from .waiting import wait_for
 
 
@@ -47,43 +47,34 @@ class WorkerProcess:
             "--without-gossip",
             *extra_args,
         ]
-        self.lines: list[str] = []
-        self._lock = threading.Lock()
         self.log_path = log_path
+        self.output: CollectedOutput | None = None
         self.process: subprocess.Popen[str] | None = None
 
     def start(self, *, wait_ready: bool = True) -> WorkerProcess:
         self.process = subprocess.Popen(
             self.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         )
-        threading.Thread(target=self._pump, daemon=True).start()
+        assert self.process.stdout is not None
+        self.output = CollectedOutput(self.process.stdout, copy_to=self.log_path)
         if wait_ready:
             wait_for(lambda: self.saw(" ready.") or self.exited(), timeout=60, what=f"worker {self.name} ready")
             if self.exited():
                 raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log()}")
         return self
 
-    def _pump(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        sink = self.log_path.open("a") if self.log_path else None
-        for line in self.process.stdout:
-            with self._lock:
-                self.lines.append(line)
-            if sink:
-                sink.write(line)
-                sink.flush()
+    @property
+    def lines(self) -> list[str]:
+        return self.output.lines if self.output else []
 
     def saw(self, text: str) -> bool:
-        with self._lock:
-            return any(text in line for line in self.lines)
+        return self.output is not None and self.output.saw(text)
 
     def count(self, text: str) -> int:
-        with self._lock:
-            return sum(text in line for line in self.lines)
+        return self.output.count(text) if self.output else 0
 
     def log(self) -> str:
-        with self._lock:
-            return "".join(self.lines)
+        return self.output.text() if self.output else ""
 
     def exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
