@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated environment for every test."""
+"""Shared fixtures: an isolated environment for every test; hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -6,12 +6,21 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 # Variables sendx-worker reads; a developer's shell must not leak them into tests.
 ISOLATED_PREFIXES = ("SENDX_", "CELERY_")
 # The standard proxy and CA-bundle variables, read into the settings too (any case).
 ISOLATED_SUFFIXES = ("_PROXY",)
 ISOLATED_NAMES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+# Hypothesis: "ci" (the default) is derandomized, so CI sees the same examples every
+# run and a failure there is reproducible; "dev" searches ten times longer with fresh
+# randomness: HYPOTHESIS_PROFILE=dev pytest tests/...
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None, suppress_health_check=_SLOW_OK)
+settings.register_profile("dev", max_examples=600, deadline=None, suppress_health_check=_SLOW_OK)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
