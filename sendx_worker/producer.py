@@ -9,16 +9,19 @@ the broker stays down they raise one :class:`~sendx_worker.errors.PublishError`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from celery import Celery
 from celery.result import AsyncResult
 from kombu.utils.url import maybe_sanitize_url
+from marshmallow import ValidationError
 
 from .errors import PublishError
 from .masking import mask_payload
 from .schemas import identify_payload, track_payload
 from .settings import Flavor
+from .stamps import MAX_FUTURE_SKEW_S, StampError, format_stamp, stamp_from_datetime, stamp_now
 
 __all__ = ["PUBLISH_RETRY_POLICY", "identify", "track"]
 
@@ -43,12 +46,16 @@ def identify(
     custom_fields: Mapping[str, str] | None = None,
     tags: Iterable[str] | None = None,
     team: str | None = None,
+    occurred_at: datetime | None = None,
     app: Celery | None = None,
     **options: Any,
 ) -> AsyncResult:
     """Validate and enqueue an identify (create or update ``email``'s contact).
 
-    ``options`` are passed to Celery's ``apply_async`` (``countdown``, ``priority``, ``headers``...).
+    ``occurred_at`` (timezone-aware) is when the change happened, for a backfill from
+    the app's own records; by default, the call. The worker applies a contact's events
+    in that order. ``options`` are passed to Celery's ``apply_async`` (``countdown``,
+    ``priority``, ``headers``...).
     """
     celery = _app(app)
     payload = identify_payload(
@@ -62,7 +69,7 @@ def identify(
         custom_fields=dict(custom_fields) if custom_fields is not None else None,
         tags=list(tags) if tags is not None and not isinstance(tags, str) else tags,
     )
-    return _publish(celery, "sendx.identify_contact", payload, team, options)
+    return _publish(celery, "sendx.identify_contact", payload, team, _stamp(occurred_at), options)
 
 
 def track(
@@ -71,10 +78,11 @@ def track(
     add_tags: Iterable[str] | None = None,
     remove_tags: Iterable[str] | None = None,
     team: str | None = None,
+    occurred_at: datetime | None = None,
     app: Celery | None = None,
     **options: Any,
 ) -> AsyncResult:
-    """Validate and enqueue a track (add and remove ``email``'s tags)."""
+    """Validate and enqueue a track (add and remove ``email``'s tags); ``occurred_at`` as for :func:`identify`."""
     celery = _app(app)
     payload = track_payload(
         _flavor(celery),
@@ -82,7 +90,7 @@ def track(
         add_tags=list(add_tags) if add_tags is not None and not isinstance(add_tags, str) else add_tags,
         remove_tags=list(remove_tags) if remove_tags is not None and not isinstance(remove_tags, str) else remove_tags,
     )
-    return _publish(celery, "sendx.track_tags", payload, team, options)
+    return _publish(celery, "sendx.track_tags", payload, team, _stamp(occurred_at), options)
 
 
 def _app(app: Celery | None) -> Celery:
@@ -99,10 +107,28 @@ def _flavor(app: Celery) -> Flavor:
     return settings_of(app).api_flavor
 
 
-def _publish(app: Celery, task: str, payload: dict[str, Any], team: str | None, options: dict[str, Any]) -> AsyncResult:
+def _stamp(occurred_at: datetime | None) -> str:
+    """The event's ``occurred_at`` text: the given moment, or now (ordered within this process)."""
+    if occurred_at is None:
+        return format_stamp(stamp_now())
+    try:
+        stamp = stamp_from_datetime(occurred_at)
+    except StampError as exc:
+        raise ValidationError({"occurred_at": [str(exc).capitalize() + "."]}) from None
+    if stamp - stamp_now() > MAX_FUTURE_SKEW_S * 1_000_000:
+        raise ValidationError(
+            {"occurred_at": [f"Must not be more than {MAX_FUTURE_SKEW_S:g} s in the future (is the clock right?)."]}
+        )
+    return format_stamp(stamp)
+
+
+def _publish(
+    app: Celery, task: str, payload: dict[str, Any], team: str | None, occurred_at: str, options: dict[str, Any]
+) -> AsyncResult:
     kwargs: dict[str, Any] = {"payload": payload}
     if team is not None:
         kwargs["team"] = team
+    kwargs["occurred_at"] = occurred_at
     masked = mask_payload(kwargs)
     try:
         return app.send_task(

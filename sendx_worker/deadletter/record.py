@@ -50,6 +50,8 @@ class DeadLetterRecord:
     team: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     version: int = RECORD_VERSION
+    #: When the event happened (its ``occurred_at`` stamp): a replay keeps the contact's order.
+    occurred_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-safe data."""
@@ -73,6 +75,7 @@ class DeadLetterRecord:
             team=data.get("team"),
             evidence=dict(data.get("evidence") or {}),
             version=int(data.get("version", RECORD_VERSION)),
+            occurred_at=data.get("occurred_at") if isinstance(data.get("occurred_at"), str) else None,
         )
 
 
@@ -103,6 +106,7 @@ def _record_from_task_message(body: Any, headers: Mapping[str, Any]) -> DeadLett
         task=str(headers.get("task", "")),
         payload=kwargs.get("payload"),
         team=kwargs.get("team"),
+        occurred_at=kwargs.get("occurred_at") if isinstance(kwargs.get("occurred_at"), str) else None,
         reason="poison",
         status=None,
         error=f"the broker dead-lettered the message: {first_death.get('reason', 'delivery limit exceeded')}",

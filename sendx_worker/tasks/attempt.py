@@ -13,6 +13,7 @@ from ..errors import ConfigurationError, InvalidPayload
 from ..masking import mask_email
 from ..schemas import describe_errors
 from ..settings import Flavor
+from ..stamps import StampError, parse_stamp
 from .base import SendxTask, header
 from .operations import Operation
 
@@ -29,7 +30,7 @@ __all__ = [
 
 # Carried on every retry so that the retry window counts from the first attempt.
 FIRST_ATTEMPT_HEADER = "sendx_first_attempt_at"
-ALLOWED_KWARGS = frozenset({"payload", "team"})
+ALLOWED_KWARGS = frozenset({"payload", "team", "occurred_at"})
 
 
 @dataclass
@@ -49,6 +50,17 @@ class Attempt:
     first_at: float
     payload: Any
     team: str | None
+    #: When the event happened, as it travels (``occurred_at``); None: not stamped yet.
+    occurred_at: str | None = None
+
+    def stamp(self) -> int | None:
+        """The event's stamp, or None when the message carries none; InvalidPayload names a bad one."""
+        if self.occurred_at is None:
+            return None
+        try:
+            return parse_stamp(self.occurred_at)
+        except StampError as exc:
+            raise InvalidPayload(f"occurred_at {exc}", messages={"occurred_at": [str(exc)]}) from None
 
     def log_fields(self, **more: Any) -> dict[str, Any]:
         """The attempt's ``key=value`` log context, with the e-mail masked."""
@@ -65,7 +77,9 @@ class Attempt:
 
 def check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, str | None]:
     if args:
-        raise InvalidPayload("the task takes keyword arguments only (payload, team)", messages={"args": list(args)})
+        raise InvalidPayload(
+            "the task takes keyword arguments only (payload, team, occurred_at)", messages={"args": list(args)}
+        )
     unknown = sorted(set(kwargs) - ALLOWED_KWARGS)
     if unknown:
         raise InvalidPayload(
@@ -76,6 +90,11 @@ def check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[A
     team = kwargs.get("team")
     if team is not None and not isinstance(team, str):
         raise InvalidPayload("team must be a string", messages={"team": ["Not a valid string."]})
+    occurred_at = kwargs.get("occurred_at")
+    if occurred_at is not None and not isinstance(occurred_at, str):
+        raise InvalidPayload(
+            "occurred_at must be an ISO 8601 string", messages={"occurred_at": ["Not a valid string."]}
+        )
     return kwargs["payload"], team
 
 
