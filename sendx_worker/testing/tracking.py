@@ -36,19 +36,19 @@ class Message:
     task: str
     email: str | None
     attempts: int = 0
+    calls: int = 0
     last_status: int | None = None
-    answered: bool = False
     outcome: str | None = None
 
     def describe(self) -> str:
-        """``sendx.track_tags for a***@example.com (task 1f2e...): 3 attempts, last SendX answer 404``."""
+        """``sendx.track_tags for a***@example.com (task 1f2e...): 3 attempt(s), last SendX answer HTTP 404``."""
         who = f" for {mask_email(self.email)}" if self.email else ""
         if not self.attempts:
             last = "not taken by the worker yet"
-        elif not self.answered:
-            last = f"{self.attempts} attempt(s), not finished"
+        elif not self.calls:
+            last = f"{self.attempts} attempt(s), no call to SendX yet"
         elif self.last_status is None:
-            last = f"{self.attempts} attempt(s), last one got no answer from SendX (refused, reset or timed out)"
+            last = f"{self.attempts} attempt(s), the last call got no answer from SendX (refused, reset or timed out)"
         else:
             last = f"{self.attempts} attempt(s), last SendX answer HTTP {self.last_status}"
         return f"{self.task}{who} (task {self.task_id}): {last}"
@@ -116,7 +116,6 @@ class Tracker(NullObserver):
             message = self.messages.get(task_id)
             if message is not None:
                 message.attempts += 1
-                message.answered = False
 
     def _postrun(self, task_id: str = "", task: Any = None, retval: Any = None, state: str = "", **_: Any) -> None:
         if not self._ours(task):
@@ -125,7 +124,6 @@ class Tracker(NullObserver):
         with self.changed:
             message = self.messages.get(task_id)
             if message is not None:
-                message.answered = True
                 message.outcome = retval if isinstance(retval, str) else state.lower()
             # Done for good: delivered or dead-lettered (SUCCESS), or failed. A retry or a
             # requeue keeps the message pending.
@@ -145,6 +143,7 @@ class Tracker(NullObserver):
         with self.changed:
             message = self.messages.get(task_id) if task_id else None
             if message is not None:
+                message.calls += 1
                 message.last_status = status
 
     # -- errors --------------------------------------------------------------------------------
