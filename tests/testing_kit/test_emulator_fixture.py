@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 import requests
 
+from sendx_worker.emulator.command import add_arguments
 from sendx_worker.testing import EmulatorControls, RateLimitUnsupported
 from sendx_worker.testing.emulator import API_KEY, TEAM_ID
 from tests.testing_kit.conftest import INNER_ARGS, failures, outcomes, squash
@@ -79,16 +82,24 @@ def test_latency_is_the_emulators_own(sendx_emulator: EmulatorControls) -> None:
     assert sendx_emulator.emulator.faults()["latency_ms"] == 25
 
 
-def test_rate_limit_answers_429_past_the_limit_or_says_it_cannot(sendx_emulator: EmulatorControls) -> None:
-    try:
-        sendx_emulator.rate_limit(1)
-    except RateLimitUnsupported as exc:
-        # Until the emulator learns a token bucket (issue 13), the kit says so plainly.
-        assert "no token-bucket rate limit" in str(exc)
+def _emulator_has_a_rate_limit() -> bool:
+    # The emulator's token bucket (issue 13) comes with `sendx-worker emulator --rate-limit N`.
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return any("--rate-limit" in action.option_strings for action in parser._actions)
+
+
+def test_rate_limit_answers_429_past_the_limit(sendx_emulator: EmulatorControls) -> None:
+    if not _emulator_has_a_rate_limit():
+        with pytest.raises(RateLimitUnsupported, match="no token-bucket rate limit"):
+            sendx_emulator.rate_limit(1)
         return
+    # Once the emulator has one, the kit must drive it (not fall back to saying it cannot).
+    sendx_emulator.rate_limit(1)
     statuses = [_identify(sendx_emulator, "ada@example.com").status_code for _ in range(5)]
     assert 429 in statuses
     sendx_emulator.rate_limit(None)
+    assert _identify(sendx_emulator, "ada@example.com").status_code == 200
 
 
 USER_TESTS = """
