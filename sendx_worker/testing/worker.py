@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +27,8 @@ from .tracking import Tracker
 if TYPE_CHECKING:
     from celery import Celery
     from celery.result import AsyncResult
+
+    from ..tasks.operations import Operation
 
 __all__ = ["DrainTimeout", "ThreadWorker", "WorkerStartFailed"]
 
@@ -248,13 +250,22 @@ class ThreadWorker:
 
 
 def _build_app(settings: Settings, broker: Broker) -> Celery:
-    # Importing the tasks first registers them as shared tasks, so the new app gets its
-    # own copies, bound to it and its settings.
-    from .. import tasks  # noqa: F401
+    from .. import tasks  # noqa: F401 - registers our shared tasks
     from ..celery_app import create_app
+    from ..tasks.base import SendxTask
+    from ..tasks.operations import IDENTIFY, TRACK
 
     app = create_app(settings)
     app.finalize()
+    for operation in (IDENTIFY, TRACK):
+        # Our tasks are shared tasks, so a new app gets its own copies when it is finalized.
+        # Not when Celery's own `celery_app` fixture wrapped the test that first imported
+        # them: it restores Celery's list of shared tasks afterwards, forgetting ours for
+        # the rest of the session. Then they are made here, the same way.
+        if operation.task_name not in app.tasks:
+            app.task(name=operation.task_name, base=SendxTask, bind=True, shared=False, lazy=False)(
+                _task_function(operation)
+            )
     if broker == "memory":
         app.conf.broker_transport = memory.TRANSPORT
     else:
@@ -262,6 +273,17 @@ def _build_app(settings: Settings, broker: Broker) -> Celery:
         options["polling_interval"] = 0.01
         app.conf.broker_transport_options = options
     return app
+
+
+def _task_function(operation: Operation) -> Callable[..., str]:
+    """What sendx_worker/tasks/identify.py and track.py decorate: one delivery attempt."""
+    from ..tasks.delivery import deliver
+
+    def run(self: Any, *args: Any, **kwargs: Any) -> str:
+        return deliver(self, operation, args, kwargs)
+
+    run.__name__ = operation.task_name.rpartition(".")[2]
+    return run
 
 
 def _key(team: str) -> str:

@@ -65,10 +65,19 @@ def test_it_coexists_with_pytest_celery_and_celerys_own_fixtures(pytester: pytes
             on_signup.apply(args=("ada@example.com",))
             sendx_worker.drain()
             assert sendx_emulator.contact("ada@example.com")["firstName"] == "Ada"
+
+
+        def test_a_later_worker_still_runs_our_tasks(sendx_worker, sendx_emulator):
+            # Celery's celery_app fixture forgot the shared tasks first imported under it.
+            identify("bob@example.com", first_name="Bob")
+            sendx_worker.drain()
+            assert sendx_emulator.contact("bob@example.com")["firstName"] == "Bob"
         """
     )
-    result = pytester.runpytest(*INNER_ARGS)
-    result.assert_outcomes(passed=1)
+    # In a process of its own, so that our tasks are first imported under celery_app, as in
+    # a user's run whose first test uses both.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=240)
+    result.assert_outcomes(passed=2)
     fixtures = pytester.runpytest(*INNER_ARGS, "--fixtures")
     # pytest-celery's Docker fixtures and Celery's in-process ones, and ours: no name shared.
     fixtures.stdout.fnmatch_lines(["*celery_worker*", "*sendx_recorder*", "*sendx_worker*"])
