@@ -100,19 +100,22 @@ class ConsoleApp:
     def _respond(self, request: Request) -> Response:
         request.user = self.guard.identify(request)
         method = "GET" if request.method == "HEAD" else request.method
-        allowed = []
-        for route_method, pattern, handler in self._routes:
-            match = pattern.fullmatch(request.path)
-            if match is None:
-                continue
-            if route_method != method:
-                allowed.append(route_method)
-                continue
-            if method == "POST":
-                self.guard.check_change(request, request.cookies.get(CSRF_COOKIE))
-            return handler(self, request, match)
-        if allowed:
-            raise HTTPError(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed", [("Allow", ", ".join(allowed))])
+        # Fixed paths first, so that /dead/purge is never taken for the dead letter "purge".
+        routes = sorted(self._routes, key=lambda route: bool(route[1].groupindex))
+        for literal in (True, False):
+            allowed = []
+            for route_method, pattern, handler in routes:
+                match = pattern.fullmatch(request.path)
+                if match is None or bool(pattern.groupindex) == literal:
+                    continue
+                if route_method != method:
+                    allowed.append(route_method)
+                    continue
+                if method == "POST":
+                    self.guard.check_change(request, request.cookies.get(CSRF_COOKIE))
+                return handler(self, request, match)
+            if allowed:
+                raise HTTPError(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed", [("Allow", ", ".join(allowed))])
         raise HTTPError(HTTPStatus.NOT_FOUND, "not found")
 
     def render(self, request: Request, template: str, **values: Any) -> Response:

@@ -187,12 +187,13 @@ class RecordBook:
         self._snapshot: tuple[float, list[DeadLetterRecord]] | None = None
 
     def all(self) -> list[DeadLetterRecord]:
-        """Every dead letter, newest first."""
+        """Every dead letter, the most recently dead-lettered first."""
         with self._lock:
             now = self._clock()
             if self._snapshot is None or now - self._snapshot[0] > SNAPSHOT_S:
                 records = self.queue.records()
-                records.reverse()  # the queue is oldest first
+                records.reverse()  # the queue is oldest first; then by the time they died, newest first
+                records.sort(key=lambda record: _stamp(record.dead_lettered_at) or 0.0, reverse=True)
                 self._snapshot = (now, records)
             return list(self._snapshot[1])
 
