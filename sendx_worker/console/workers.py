@@ -17,6 +17,7 @@ from typing import Any
 from celery import Celery
 
 from ..celery_app import settings_of
+from .queues import broker_kind
 from ..cli.check import recent_window_s
 
 __all__ = ["REPLY_TIMEOUT_S", "WorkerView", "ask_workers"]
@@ -47,7 +48,27 @@ class WorkerView:
 
 def ask_workers(app: Celery, timeout_s: float = REPLY_TIMEOUT_S) -> list[WorkerView]:
     """Every worker that answers within ``timeout_s``, by name."""
-    replies = app.control.broadcast("sendx_health", reply=True, timeout=timeout_s) or []
+    with _control_connection(app) as connection:
+        return _ask(app, connection, timeout_s)
+
+
+def _control_connection(app: Celery) -> Any:
+    """The connection to ask the workers over.
+
+    On Redis, kombu's own transport: sendx-worker's reliable_redis transport puts a
+    message it delivered back on its list unless the QoS recorded it, which a no-ack
+    consumer (the reply queue of a broadcast) never does, so the replies came back
+    forever and the broadcast never returned.
+    """
+    if broker_kind(app) == "redis":
+        from kombu import Connection
+
+        return Connection(app.conf.broker_url, ssl=app.conf.broker_use_ssl or False)
+    return app.connection_for_write()
+
+
+def _ask(app: Celery, connection: Any, timeout_s: float) -> list[WorkerView]:
+    replies = app.control.broadcast("sendx_health", reply=True, timeout=timeout_s, connection=connection) or []
     health: dict[str, Any] = {}
     for reply in replies:
         if isinstance(reply, dict):
@@ -55,7 +76,7 @@ def ask_workers(app: Celery, timeout_s: float = REPLY_TIMEOUT_S) -> list[WorkerV
     if not health:
         return []
     names = sorted(health)
-    inspect = app.control.inspect(destination=names, timeout=timeout_s, limit=len(names))
+    inspect = app.control.inspect(destination=names, timeout=timeout_s, limit=len(names), connection=connection)
     active, reserved, scheduled = inspect.active() or {}, inspect.reserved() or {}, inspect.scheduled() or {}
     stats = inspect.stats() or {}
     window = recent_window_s(settings_of(app))
