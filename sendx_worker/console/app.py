@@ -187,13 +187,16 @@ def create_console(
     authorize: Authorize | None = None,
     read_only: bool | None = None,
     breaker: BreakerProvider | None = None,
+    sample_interval_s: float = INTERVAL_S,
 ) -> ConsoleApp:
     """The console WSGI app for ``settings`` (default: the environment's).
 
     ``authorize(environ)`` returns who is asking, or None to refuse: for a host app
     that authenticates its users itself (``remote_user`` trusts ``REMOTE_USER``).
     Without it, ``SENDX_CONSOLE_TOKEN``/``SENDX_CONSOLE_USERS`` are required, else
-    only loopback clients are served. ``read_only`` overrides ``SENDX_CONSOLE_READ_ONLY``.
+    only loopback clients are served. ``read_only`` overrides ``SENDX_CONSOLE_READ_ONLY``;
+    ``breaker`` replaces the circuit breaker's provider; ``sample_interval_s`` is how
+    often the queues and workers are sampled for the overview's rates.
     """
     from ..cli.broker import pinned_app
 
@@ -204,4 +207,5 @@ def create_console(
         authorize=authorize,
         read_only=read_only,
         breaker=breaker,
+        sample_interval_s=sample_interval_s,
     )

@@ -152,6 +152,7 @@ def _replay_matching(console: ConsoleApp, request: Request, wanted: Filter) -> R
             "confirm.html",
             action="replay",
             wanted=frozen,
+            ids=[],
             count=sum(is_replayable(record) for record in found),
             unreplayable=sum(not is_replayable(record) for record in found),
             sample=found[:20],

@@ -30,11 +30,14 @@ TEXT_LIMIT = 2000
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def printable(value: Any, limit: int = TEXT_LIMIT) -> str:
-    """``value`` as text with control characters shown as escapes, e-mails masked, cut at ``limit``."""
+def printable(value: Any, limit: int = TEXT_LIMIT, mask: bool = True) -> str:
+    """``value`` as text with control characters shown as escapes, e-mails masked, cut at ``limit``.
+
+    ``mask=False`` is for names that look like addresses and are none (a worker's ``name@host``).
+    """
     text = "-" if value is None or value == "" else str(value)
     text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else "\ufffd", text)
-    text = mask_text(text)
+    text = mask_text(text) if mask else text
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
