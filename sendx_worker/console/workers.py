@@ -17,8 +17,8 @@ from typing import Any
 from celery import Celery
 
 from ..celery_app import settings_of
-from .queues import broker_kind
 from ..cli.check import recent_window_s
+from .queues import broker_kind
 
 __all__ = ["REPLY_TIMEOUT_S", "WorkerView", "ask_workers"]
 

@@ -1,4 +1,4 @@
-"""The console in a real headless Chromium (Debian's, driven by Playwright), against RabbitMQ, real workers and the emulator.
+"""The console in a real headless Chromium (Debian's, driven by Playwright): RabbitMQ, real workers, the emulator.
 
 Set SCREENSHOTS_DIR=docs to refresh the screenshots in docs/ (taken here at 1366x768).
 """

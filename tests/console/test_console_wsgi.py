@@ -1,4 +1,4 @@
-"""The console's WSGI app called directly: who may look, which requests may change anything, the headers, paging, filters.
+"""The console's WSGI app called directly: who may look, what may change anything, headers, paging, filters.
 
 On the embedded broker with records written the way a worker writes them; the browser
 suite (test_console_browser.py) does the same through Chromium with real workers.
@@ -156,7 +156,7 @@ def test_read_only_hides_the_actions_and_refuses_them(
         page = call(console, "GET", path)
         assert page.status == 200
         assert "read-only" in page.body
-        assert "<form method=\"post\"" not in page.body
+        assert '<form method="post"' not in page.body
         assert "Replay" not in page.body and "Purge" not in page.body
     token, headers = csrf_of(console)
     for path in ("/dead/replay", "/dead/purge"):
@@ -255,7 +255,8 @@ def test_purge_asks_first_then_deletes_and_logs_who_and_what_masked(
     auth = basic("alice", "alice-password")
     token, headers = csrf_of(console, headers=auth)
     headers = {**headers, **auth}
-    asked = call(console, "POST", "/dead/purge", form={"csrf": token, "scope": "matching", "reason": "poison"}, headers=headers)
+    form = {"csrf": token, "scope": "matching", "reason": "poison"}
+    asked = call(console, "POST", "/dead/purge", form=form, headers=headers)
     assert asked.status == 200
     assert "Delete 3 dead letter(s) for good?" in asked.body
     assert len(DeadLetterQueue(console.app.connection_for_write).records()) == 4
