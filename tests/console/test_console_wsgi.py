@@ -298,3 +298,63 @@ def test_the_breaker_panel_says_not_available_until_a_provider_says_more(
 )  # fmt: skip
 def test_loopback_addresses_are_recognised(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def _start_replay_job(console: ConsoleApp, rate: str, **filters: str) -> str:
+    token, headers = csrf_of(console)
+    form = {"csrf": token, "scope": "matching", **filters}
+    asked = call(console, "POST", "/dead/replay", form=form, headers=headers)
+    assert asked.status == 200, asked.body
+    until = asked.body.split('name="until" value="', 1)[1].split('"', 1)[0]
+    started = call(
+        console, "POST", "/dead/replay", form={**form, "until": until, "confirm": "yes", "rate": rate}, headers=headers
+    )
+    assert started.status == 303, started.body
+    return started.location.rsplit("/", 1)[1]
+
+
+def test_replay_all_matching_runs_as_a_job_that_reports_progress_and_stops_when_the_breaker_opens(
+    embedded: IsolatedBroker, make_console: MakeConsole, add_records: AddRecords
+) -> None:
+    asked = 0
+
+    def breaker() -> BreakerStatus:
+        nonlocal asked
+        asked += 1
+        # Closed for the first three replays, then open.
+        return BreakerStatus(available=True, state="closed" if asked <= 3 else "open")
+
+    console = make_console(breaker=breaker)
+    add_records(console, *(fabricated(f"{n:032x}", f"r{n}@example.com") for n in range(8)))
+    add_records(console, fabricated("f" * 32, "other@example.com", reason="invalid_payload"))
+    job_id = _start_replay_job(console, "50", reason="rejected")
+    job = console.jobs.get(job_id)
+    assert job is not None
+    job.join(timeout=60)
+    view = job.view()
+    assert (view.state, view.done, view.total) == ("stopped", 3, 8)
+    assert "circuit breaker is open" in view.message
+    page = call(console, "GET", f"/jobs/{job_id}")
+    assert 'id="job-state" class="state-stopped">stopped' in page.body
+    assert '<span id="job-done">3</span> of <span id="job-total">8</span>' in page.body
+    left = DeadLetterQueue(console.app.connection_for_write).records()
+    assert len(left) == 6  # 5 rejected left in place, and the invalid_payload one never matched
+    from sendx_worker.console.queues import probe_queues
+
+    assert probe_queues(console.app).ready == 3  # the three replayed tasks, back on `sendx`
+
+
+def test_a_replay_job_with_the_breaker_closed_replays_everything_matching_then_its_page_stops_refreshing(
+    embedded: IsolatedBroker, make_console: MakeConsole, add_records: AddRecords
+) -> None:
+    console = make_console()
+    add_records(console, *(fabricated(f"{n:032x}", f"r{n}@example.com", team="eu") for n in range(5)))
+    add_records(console, fabricated("f" * 32, "other@example.com"))
+    job_id = _start_replay_job(console, "20", team="eu")
+    job = console.jobs.get(job_id)
+    assert job is not None
+    job.join(timeout=60)
+    assert (job.view().state, job.view().done) == ("finished", 5)
+    assert [r.id for r in DeadLetterQueue(console.app.connection_for_write).records()] == ["f" * 32]
+    assert 'http-equiv="refresh"' not in call(console, "GET", f"/jobs/{job_id}").body
+    assert call(console, "GET", "/jobs/0123456789ab").status == 404
