@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.cli.conftest import CliProcess, CliResult, run_module
-from tests.cli.conftest import cli as cli  # noqa: F401 - the fixture, for this folder too
+from tests.cli.conftest import cli as cli  # the fixture, for this folder too
 from tests.support.brokers import IsolatedBroker
 from tests.support.waiting import wait_for
 
@@ -19,7 +19,7 @@ URL = re.compile(r"console: http://127\.0\.0\.1:(\d+)/")
 
 def fetch(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - a test URL on loopback
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
