@@ -33,8 +33,8 @@ MAX_SELECTED = 500
 
 
 def overview(console: ConsoleApp, request: Request, match: re.Match[str]) -> Response:
-    console.sampler.start()
     latest = console.sampler.latest() or console.sampler.sample_now()
+    console.sampler.start()
     from .app import describe_error
     from .queues import probe_queues
 

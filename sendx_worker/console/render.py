@@ -52,16 +52,17 @@ def payload_text(payload: Any, limit: int = PAYLOAD_LIMIT) -> tuple[str, bool]:
     return text[:limit], True
 
 
-def when(value: Any) -> str:
-    """An ISO time as ``2026-11-28 02:27:04 UTC``; anything else as printable text."""
+def when(value: Any, zone: bool = True) -> str:
+    """An ISO time as ``2026-11-28 02:27:04 UTC`` (``zone=False``: without "UTC"); else printable text."""
+    shape = "%Y-%m-%d %H:%M:%S UTC" if zone else "%Y-%m-%d %H:%M:%S"
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return datetime.fromtimestamp(value, UTC).strftime(shape)
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return printable(value)
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return moment.astimezone(UTC).strftime(shape)
     return "-"
 
 

@@ -87,6 +87,9 @@ class Sampler:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        # A page that found no sample took one itself just before starting the thread.
+        if self.latest() is not None:
+            self._stop.wait(self.interval_s)
         while not self._stop.is_set():
             self.sample_now()
             self._stop.wait(self.interval_s)

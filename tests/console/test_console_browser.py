@@ -135,6 +135,7 @@ def test_the_overview_shows_the_real_depth_of_the_queue_and_the_workers(
         print(page.locator("main").inner_text())
         raise
     playwright.expect(page.locator("#queue-dead .depth")).to_have_text("1")
+    assert "guest:guest" not in page.content() and "amqp://***@127.0.0.1" in page.content()
     screenshot(page, "console-overview.png", tmp_path)
 
 
