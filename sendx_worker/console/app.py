@@ -16,11 +16,13 @@ from importlib import resources
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from ..proxies import redact_url
 from ..settings import Settings, load_settings
 from .actions import Actions
 from .breaker import BreakerProvider, breaker_status
+from .errors import describe_error
 from .guard import CSRF_COOKIE, CSRF_FIELD, Authorize, Guard, new_csrf_token
 from .http import HTTPError, Request, Response
 from .jobs import Jobs
@@ -93,7 +95,10 @@ class ConsoleApp:
             response = Response.text(exc.status, exc.message, exc.headers)
         except Exception as exc:
             logger.error("console request failed: %s %s", request.method, request.path, exc_info=True)
-            response = Response.text(HTTPStatus.INTERNAL_SERVER_ERROR, f"the console failed: {type(exc).__name__}")
+            # Most often the broker is down; the text names the error, never the broker's password.
+            unreachable = isinstance(exc, OSError | OperationalError)
+            status = HTTPStatus.SERVICE_UNAVAILABLE if unreachable else HTTPStatus.INTERNAL_SERVER_ERROR
+            response = Response.text(status, f"the console failed: {describe_error(exc, self.settings)}")
         start_response(response.status_line(), response.wsgi_headers())
         return [b"" if request.method == "HEAD" else response.body]
 
@@ -166,18 +171,6 @@ def _static(console: ConsoleApp, request: Request, match: re.Match[str]) -> Resp
     name = match["name"]
     data = resources.files("sendx_worker.console").joinpath("static", name).read_bytes()
     return Response(data, content_type=STATIC_TYPES[name[name.rfind(".") :]], no_store=False)
-
-
-def describe_error(exc: BaseException, settings: Settings) -> str:
-    """``ConnectionRefusedError: ...`` with no broker password in it."""
-    from ..masking import mask_text
-
-    text = f"{type(exc).__name__}: {exc}"
-    url = settings.effective_broker_url
-    secret = url.partition("://")[2].rpartition("@")[0].partition(":")[2]
-    if secret:
-        text = text.replace(secret, "***")
-    return mask_text(text)
 
 
 def create_console(

@@ -7,8 +7,10 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from ..deadletter.replay import is_replayable
+from .errors import describe_error
 from .http import HTTPError, Request, Response
 from .jobs import Job
+from .queues import probe_queues
 from .records import PAGE_SIZE, Filter, choices, masked_email, paginate
 from .render import payload_text
 from .sampler import WINDOWS_S
@@ -33,15 +35,18 @@ MAX_SELECTED = 500
 
 
 def overview(console: ConsoleApp, request: Request, match: re.Match[str]) -> Response:
-    latest = console.sampler.latest() or console.sampler.sample_now()
+    latest = console.sampler.latest()
+    fresh = latest is None
+    if latest is None:
+        latest = console.sampler.sample_now()
     console.sampler.start()
-    from .app import describe_error
-    from .queues import probe_queues
-
-    try:
-        depths, depth_error = probe_queues(console.app), None
-    except Exception as exc:
-        depths, depth_error = None, describe_error(exc, console.settings)
+    if fresh:  # the sample just taken is as fresh as a second look
+        depths, depth_error = latest.queues, latest.queue_error
+    else:
+        try:
+            depths, depth_error = probe_queues(console.app), None
+        except Exception as exc:
+            depths, depth_error = None, describe_error(exc, console.settings)
     workers = latest.workers or []
     now = console.clock()
     return console.render(

@@ -35,10 +35,11 @@ from ..embedded import UNACKED_FOLDER
 from ..reliable_redis import INFLIGHT_REGISTRY
 from ..topology import DEAD_LETTER_QUEUE, WORK_QUEUE
 
-__all__ = ["DELAYED_QUEUES", "QueueDepths", "broker_kind", "probe_queues"]
+__all__ = ["DELAYED_QUEUES", "QueueDepths", "broker_kind", "fail_fast", "probe_queues"]
 
 # kombu.transport.native_delayed_delivery: 28 levels, one queue per bit of the delay.
 DELAYED_QUEUES = tuple(f"celery_delayed_{level}" for level in range(28))
+CONNECT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,16 @@ def probe_queues(app: Celery) -> QueueDepths:
     if kind == "embedded":
         return _embedded(embedded_broker_folder(settings_of(app)))
     with app.connection_for_write() as connection:
+        fail_fast(connection)
         channel = connection.default_channel
         if kind == "redis":
             return _redis(channel)
         return _rabbitmq(connection)
+
+
+def fail_fast(connection: Any) -> None:
+    """Connect now, once: a broker that is down is a page's error at once, not after kombu's retries."""
+    connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=CONNECT_TIMEOUT_S)
 
 
 def _rabbitmq(connection: Any) -> QueueDepths:

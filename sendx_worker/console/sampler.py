@@ -11,7 +11,6 @@ its own.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import threading
@@ -147,9 +146,3 @@ def _processed_per_min(samples: list[Sample], span: float) -> float | None:
             # A restarted worker counts from 0 again: its new count is all new work.
             total += worker.processed - previous if worker.processed >= previous else worker.processed
     return total * 60 / span if seen else None
-
-
-def stop_quietly(sampler: Sampler) -> None:
-    """Stop ``sampler``, ignoring errors (interpreter shutdown)."""
-    with contextlib.suppress(Exception):
-        sampler.stop()

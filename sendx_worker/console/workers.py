@@ -18,7 +18,7 @@ from celery import Celery
 
 from ..celery_app import settings_of
 from ..cli.check import recent_window_s
-from .queues import broker_kind
+from .queues import broker_kind, fail_fast
 
 __all__ = ["REPLY_TIMEOUT_S", "WorkerView", "ask_workers"]
 
@@ -49,6 +49,7 @@ class WorkerView:
 def ask_workers(app: Celery, timeout_s: float = REPLY_TIMEOUT_S) -> list[WorkerView]:
     """Every worker that answers within ``timeout_s``, by name."""
     with _control_connection(app) as connection:
+        fail_fast(connection)
         return _ask(app, connection, timeout_s)
 
 

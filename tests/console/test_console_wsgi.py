@@ -358,3 +358,15 @@ def test_a_replay_job_with_the_breaker_closed_replays_everything_matching_then_i
     assert [r.id for r in DeadLetterQueue(console.app.connection_for_write).records()] == ["f" * 32]
     assert 'http-equiv="refresh"' not in call(console, "GET", f"/jobs/{job_id}").body
     assert call(console, "GET", "/jobs/0123456789ab").status == 404
+
+
+def test_an_unreachable_broker_is_said_without_its_password(make_console: MakeConsole) -> None:
+    console = make_console({"CELERY_BROKER_URL": "amqp://guest:hunter2-secret@127.0.0.1:1//"})
+    overview = call(console, "GET", "/")
+    assert overview.status == 200
+    assert "The broker could not be read: OperationalError: [Errno 111] Connection refused" in overview.body
+    assert "amqp://***@127.0.0.1:1//" in overview.body
+    listing = call(console, "GET", "/dead")
+    assert listing.status == 503
+    assert listing.body.startswith("the console failed: ")
+    assert "hunter2" not in overview.body + listing.body
