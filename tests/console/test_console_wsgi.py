@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from sendx_worker.console import BreakerStatus, ConsoleApp, remote_user
@@ -370,3 +370,41 @@ def test_an_unreachable_broker_is_said_without_its_password(make_console: MakeCo
     assert listing.status == 503
     assert listing.body.startswith("the console failed: ")
     assert "hunter2" not in overview.body + listing.body
+
+
+@pytest.fixture(scope="module")
+def fuzzed_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleApp]:
+    """One console with a few records, shared by the examples of the property tests below."""
+    from sendx_worker.console import create_console
+    from sendx_worker.settings import load_settings
+
+    folder = tmp_path_factory.mktemp("fuzzed")
+    console = create_console(load_settings({"SENDX_DATA_DIR": str(folder), "SENDX_CONSOLE_TOKEN": TOKEN}))
+    DeadLetterQueue(console.app.connection_for_write).add(
+        [fabricated(f"{n:032x}", f"f{n}@example.com", team="eu" if n % 2 else None) for n in range(5)]
+    )
+    yield console
+    console.close()
+
+
+QUERY_NAMES = st.sampled_from(["reason", "status", "team", "age", "email", "contact", "shown", "page", "until", "x"])
+
+
+@given(st.lists(st.tuples(QUERY_NAMES, st.text(max_size=60)), max_size=6))
+def test_any_query_string_is_a_page_or_a_redirect_never_an_error_or_an_echo(
+    fuzzed_console: ConsoleApp, pairs: list[tuple[str, str]]
+) -> None:
+    from urllib.parse import urlencode
+
+    answer = call(fuzzed_console, "GET", "/dead", query=urlencode(pairs), headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status in (200, 303), answer.body
+    for _, value in pairs:
+        if "<" in value:
+            assert value not in answer.body  # escaped wherever it shows
+
+
+@given(st.text(max_size=80))
+def test_any_authorization_header_is_refused_unless_it_holds_the_token(fuzzed_console: ConsoleApp, value: str) -> None:
+    assume(TOKEN not in value)
+    assert call(fuzzed_console, "GET", "/dead", headers={"Authorization": value}).status == 401
+    assert call(fuzzed_console, "GET", "/dead", headers={"Authorization": f"Bearer {value}"}).status == 401
