@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from ..deadletter.replay import is_replayable
+from .actions import log_action
 from .errors import describe_error
 from .http import HTTPError, Request, Response
 from .jobs import Job
@@ -214,4 +215,5 @@ def cancel_job(console: ConsoleApp, request: Request, match: re.Match[str]) -> R
         raise HTTPError(HTTPStatus.NOT_FOUND, "no such job in this console process")
     found.cancel()
     found.join(timeout=10)
+    log_action("cancel_replay_job", request.user, [], job=found.id)
     return Response.redirect(request.url(f"/jobs/{found.id}"))

@@ -341,3 +341,27 @@ def test_a_payload_holding_script_and_terminal_escapes_renders_inert(
     text = page.locator("main").inner_text()
     assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
     assert "cy@example.com" not in page.content()
+
+
+def test_reading_works_with_javascript_off(
+    browser: Any, stack: Stack, make_console: Callable[..., ConsoleApp], served: Callable[[ConsoleApp], Served],
+    add_records: Callable[..., None],
+) -> None:  # fmt: skip
+    server = served(make_console(stack.env))
+    add_records(server.console, fabricated("d" * 32, "dee@example.com", reason="poison", status=None))
+    add_records(server.console, fabricated("e" * 32, "eve@example.com"))
+    context = browser.new_context(viewport=LAPTOP, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/")
+        playwright.expect(page.locator("#queue-dead .depth")).to_have_text("2")
+        page.goto(server.url + "/dead")
+        playwright.expect(rows(page)).to_have_count(2)
+        playwright.expect(page.locator("#select-all")).to_be_hidden()  # the one script's checkbox
+        page.select_option("select[name=reason]", "poison")
+        page.click("#apply-filter")
+        playwright.expect(rows(page)).to_have_count(1)
+        rows(page).first.locator("a").click()
+        playwright.expect(page.locator("#payload")).to_contain_text('"email": "d***@example.com"')
+    finally:
+        context.close()

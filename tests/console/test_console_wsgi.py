@@ -408,3 +408,24 @@ def test_any_authorization_header_is_refused_unless_it_holds_the_token(fuzzed_co
     assume(TOKEN not in value)
     assert call(fuzzed_console, "GET", "/dead", headers={"Authorization": value}).status == 401
     assert call(fuzzed_console, "GET", "/dead", headers={"Authorization": f"Bearer {value}"}).status == 401
+
+
+def test_a_running_replay_job_refreshes_its_page_and_can_be_cancelled(
+    embedded: IsolatedBroker, make_console: MakeConsole, add_records: AddRecords, caplog: pytest.LogCaptureFixture
+) -> None:
+    console = make_console()
+    add_records(console, *(fabricated(f"{n:032x}", f"slow{n}@example.com") for n in range(5)))
+    job_id = _start_replay_job(console, "0.2")  # one every five seconds: still running below
+    running = call(console, "GET", f"/jobs/{job_id}")
+    assert 'http-equiv="refresh" content="2"' in running.body
+    assert 'id="cancel-job"' in running.body
+    caplog.set_level(logging.INFO, logger="sendx_worker.console.actions")
+    token, headers = csrf_of(console)
+    cancelled = call(console, "POST", f"/jobs/{job_id}/cancel", form={"csrf": token}, headers=headers)
+    assert cancelled.status == 303
+    job = console.jobs.get(job_id)
+    assert job is not None and job.view().state == "cancelled"
+    assert job.view().done < 5
+    actions = [r.sendx["action"] for r in caplog.records if r.name == "sendx_worker.console.actions"]  # type: ignore[attr-defined]
+    assert "cancel_replay_job" in actions and "replay_matching" in actions
+    assert len(DeadLetterQueue(console.app.connection_for_write).records()) == 5 - job.view().done
