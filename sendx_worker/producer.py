@@ -4,13 +4,18 @@
 field before anything is enqueued, so a signup handler learns about bad input at
 once instead of from a dead letter. Publishing retries through a broker blip; if
 the broker stays down they raise one :class:`~sendx_worker.errors.PublishError`.
+
+Where a validated message goes is a seam: the broker, unless a :class:`Publisher` is
+installed with :func:`use_publisher`. The testing kit (:mod:`sendx_worker.testing`)
+installs one to record calls without a broker, or to hand them to a worker in the test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from celery import Celery
 from celery.result import AsyncResult
@@ -23,7 +28,15 @@ from .schemas import identify_payload, track_payload
 from .settings import Flavor
 from .stamps import MAX_FUTURE_SKEW_S, StampError, format_stamp, stamp_from_datetime, stamp_now
 
-__all__ = ["PUBLISH_RETRY_POLICY", "identify", "track"]
+__all__ = [
+    "PUBLISH_RETRY_POLICY",
+    "Publisher",
+    "identify",
+    "installed_publisher",
+    "publish_to_broker",
+    "track",
+    "use_publisher",
+]
 
 # Rides out a broker restart or a failover (about 10 s in all) without making a
 # signup wait much longer than that when the broker is really gone.
@@ -93,6 +106,38 @@ def track(
     return _publish(celery, "sendx.track_tags", payload, team, _stamp(occurred_at), options)
 
 
+class Publisher(Protocol):
+    """Takes the messages ``identify()``/``track()`` have validated, instead of the broker."""
+
+    def flavor(self, app: Celery) -> Flavor:
+        """The API flavor to validate for (``app`` is the one the call named, or the default)."""
+
+    def publish(self, app: Celery, task: str, kwargs: dict[str, Any], options: dict[str, Any]) -> AsyncResult:
+        """Take one validated message: the task name, its kwargs, the caller's apply_async options."""
+
+
+# The installed publishers, innermost last; empty in production (one truth test per call).
+# Process-wide rather than context-local on purpose: a test's recorder must also see the
+# calls made by threads the test starts (a live server, an executor), which do not
+# inherit a context variable.
+_publishers: list[Publisher] = []
+
+
+@contextmanager
+def use_publisher(publisher: Publisher) -> Iterator[Publisher]:
+    """Send every ``identify()``/``track()`` of this process to ``publisher`` while inside."""
+    _publishers.append(publisher)
+    try:
+        yield publisher
+    finally:
+        _publishers.remove(publisher)
+
+
+def installed_publisher() -> Publisher | None:
+    """The innermost installed publisher; None when messages go to the broker."""
+    return _publishers[-1] if _publishers else None
+
+
 def _app(app: Celery | None) -> Celery:
     if app is not None:
         return app
@@ -102,6 +147,8 @@ def _app(app: Celery | None) -> Celery:
 
 
 def _flavor(app: Celery) -> Flavor:
+    if _publishers:
+        return _publishers[-1].flavor(app)
     from .celery_app import settings_of
 
     return settings_of(app).api_flavor
@@ -129,6 +176,13 @@ def _publish(
     if team is not None:
         kwargs["team"] = team
     kwargs["occurred_at"] = occurred_at
+    if _publishers:
+        return _publishers[-1].publish(app, task, kwargs, options)
+    return publish_to_broker(app, task, kwargs, options)
+
+
+def publish_to_broker(app: Celery, task: str, kwargs: dict[str, Any], options: dict[str, Any]) -> AsyncResult:
+    """Publish one validated message on ``app``'s broker, riding out a blip; raises PublishError."""
     masked = mask_payload(kwargs)
     try:
         return app.send_task(

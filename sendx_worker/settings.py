@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError
 from .proxies import Proxies, proxy_url_problem, redact_url
 
-__all__ = ["DEFAULT_BASE_URLS", "Credentials", "Flavor", "Settings", "load_settings"]
+__all__ = ["DEFAULT_BASE_URLS", "ConsoleSettings", "Credentials", "Flavor", "Settings", "load_settings"]
 
 Flavor = Literal["v1", "rest"]
 FLAVORS: tuple[Flavor, ...] = ("v1", "rest")
@@ -44,6 +44,10 @@ DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_DELIVERIES = 5
 # The state store's file beside the embedded broker, in SENDX_DATA_DIR.
 STATE_FILE = "state.sqlite3"
+# The console's replay jobs put this many dead letters per second back on `sendx` unless
+# the operator says otherwise: a backlog of thousands drains in minutes without a burst.
+DEFAULT_CONSOLE_REPLAY_RATE = 10.0
+MAX_CONSOLE_REPLAY_RATE = 1000.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,21 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(api_key='***', team_id={self.team_id!r})"
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The web console's settings (``sendx-worker console``); credentials never show in ``repr``."""
+
+    token: str | None = field(default=None, repr=False)
+    users: Mapping[str, str] = field(default_factory=dict, repr=False)
+    read_only: bool = False
+    replay_rate: float = DEFAULT_CONSOLE_REPLAY_RATE
+
+    @property
+    def has_auth(self) -> bool:
+        """True when a token or basic-auth users are configured."""
+        return bool(self.token or self.users)
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,7 @@ class Settings:
     # Out of the repr, like the broker URL: it may carry the store's password.
     state_url: str | None = field(default=None, repr=False)
     ordering: bool = True
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def effective_broker_url(self) -> str:
@@ -191,6 +211,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ca_bundle=_ca_bundle(env),
         state_url=_state_url(env, "SENDX_STATE_URL"),
         ordering=_on_off(env, "SENDX_ORDERING", default=True),
+        console=_console(env),
     )
 
 
@@ -348,3 +369,52 @@ def _teams(env: Mapping[str, str], name: str) -> dict[str, Credentials]:
             raise ConfigurationError(name, f"team {team!r}: 'team_id' must be a string")
         teams[team] = Credentials(api_key=creds["api_key"], team_id=team_id)
     return teams
+
+
+def _console(env: Mapping[str, str]) -> ConsoleSettings:
+    token = _text(env, "SENDX_CONSOLE_TOKEN")
+    if token is not None and len(token) < 16:
+        raise ConfigurationError("SENDX_CONSOLE_TOKEN", "must be at least 16 characters (try: openssl rand -hex 24)")
+    return ConsoleSettings(
+        token=token,
+        users=_console_users(env, "SENDX_CONSOLE_USERS"),
+        read_only=_flag(env, "SENDX_CONSOLE_READ_ONLY"),
+        replay_rate=_replay_rate(env, "SENDX_CONSOLE_REPLAY_RATE"),
+    )
+
+
+def _replay_rate(env: Mapping[str, str], name: str) -> float:
+    raw = _text(env, name)
+    if raw is None:
+        return DEFAULT_CONSOLE_REPLAY_RATE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= MAX_CONSOLE_REPLAY_RATE:
+        raise ConfigurationError(name, f"must be a number of dead letters per second from 0 to 1000, not {raw!r}")
+    return value
+
+
+def _console_users(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """``alice:pw1,bob:pw2`` (or ``@file`` with one ``name:password`` a line): basic-auth users."""
+    raw = _text(env, name)
+    if raw is None:
+        return {}
+    entries = raw.split(",")
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        try:
+            entries = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigurationError(name, f"cannot read {path}: {exc.strerror}") from None
+    users: dict[str, str] = {}
+    for number, entry in enumerate(entries, 1):
+        if not entry.strip():
+            continue
+        user, colon, password = entry.strip().partition(":")
+        # The entry holds a password: only its position is ever shown.
+        if not colon or not user or len(password) < 8:
+            raise ConfigurationError(name, f"entry {number} must be name:password with a password of 8+ characters")
+        users[user] = password
+    return users

@@ -15,11 +15,15 @@ ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
     "examples.django_signup.apps.SignupConfig",
 ]
 MIDDLEWARE = [
+    # Sessions and authentication: for the console's staff-only view (console.py).
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 ROOT_URLCONF = "examples.django_signup.urls"
 DATABASES = {

@@ -13,12 +13,11 @@ from ..celery_app import create_app
 from ..settings import Settings, load_settings
 from .common import CommandError
 
-__all__ = ["broker_errors", "producer_app"]
+__all__ = ["broker_errors", "pinned_app", "producer_app"]
 
 
-@contextmanager
-def producer_app(settings: Settings | None = None) -> Iterator[Celery]:
-    """A Celery app for the configured broker, closed (its connections released) afterwards."""
+def pinned_app(settings: Settings | None = None) -> Celery:
+    """A Celery app for ``settings``' broker (default: the environment's), whatever CELERY_BROKER_URL says."""
     app = create_app(settings if settings is not None else load_settings())
     # Celery answers conf.broker_url from the CELERY_BROKER_URL variable when it is set,
     # before the app is configured and whatever the settings say: configure the app now
@@ -26,6 +25,13 @@ def producer_app(settings: Settings | None = None) -> Iterator[Celery]:
     # so that the demo's settings win over a CELERY_BROKER_URL in the user's shell.
     url = app.conf["broker_url"]
     app.conf.broker_read_url = app.conf.broker_write_url = url
+    return app
+
+
+@contextmanager
+def producer_app(settings: Settings | None = None) -> Iterator[Celery]:
+    """A Celery app for the configured broker, closed (its connections released) afterwards."""
+    app = pinned_app(settings)
     try:
         yield app
     finally:

@@ -186,9 +186,9 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def _replayable(record: DeadLetterRecord) -> bool:
-    from ..deadletter.replay import REPLAYABLE_TASKS
+    from ..deadletter.replay import is_replayable
 
-    return record.task in REPLAYABLE_TASKS and record.payload is not None
+    return is_replayable(record)
 
 
 def _payload(path: Path, record: DeadLetterRecord, flavor: Flavor) -> Any:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..settings import load_settings
+from ..settings import Settings, load_settings
 from .common import EXIT_OK, CommandError, subcommand
 from .demo_events import MIN_EVENTS, DemoPlan, plan_events
 from .demo_worker import DemoWorker, worker_environment
@@ -44,6 +44,7 @@ examples:
   sendx-worker demo --events 200 --latency-ms 50
   sendx-worker demo --error-rate 0.3                 # watch the retries
   sendx-worker demo --data-dir ./demo                # keep the broker files and the worker's log
+  sendx-worker demo --console                        # then keep it all up, with the web console, until Ctrl-C
 
 Needs no broker and no SendX account: the SendX emulator runs in this process, one worker
 runs on the embedded broker, and the data dir is removed at the end unless --data-dir is given."""
@@ -66,6 +67,12 @@ def register(subparsers: Any) -> None:
         "--error-rate", type=_rate, default=0.1, metavar="R", help="fraction answered 503, then retried (default 0.1)"
     )
     parser.add_argument("--data-dir", type=Path, metavar="DIR", help="keep the broker files and worker log here")
+    parser.add_argument(
+        "--console", action="store_true", help="then serve the web console (and keep the worker up) until Ctrl-C"
+    )
+    parser.add_argument(
+        "--console-port", type=int, default=8026, metavar="P", help="the console's port on 127.0.0.1 (default 8026)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -117,9 +124,14 @@ def run(args: argparse.Namespace) -> int:
                 _deliver(plan, app, emulator, worker)
                 contacts = [emulator.contact(email) for email in plan.emails]
                 dead = DeadLetterQueue(app.connection_for_write).records()
+                if args.console:
+                    _print_contacts([contact for contact in contacts if contact is not None])
+                    _print_dead_letters(dead)
+                    _serve_console(settings, args.console_port)
                 print(f"stopping the worker (SIGTERM): exit {worker.stop()}")
-            _print_contacts([contact for contact in contacts if contact is not None])
-            _print_dead_letters(dead)
+            if not args.console:
+                _print_contacts([contact for contact in contacts if contact is not None])
+                _print_dead_letters(dead)
     except Exception:
         keep = True  # for a look at the worker's log
         print(f"(kept {data_dir} for a look)", file=sys.stderr)
@@ -128,6 +140,14 @@ def run(args: argparse.Namespace) -> int:
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     return EXIT_OK
+
+
+def _serve_console(settings: Settings, port: int) -> None:
+    """The web console on the demo's broker, until Ctrl-C; the emulator and the worker stay up meanwhile."""
+    from .console import build_console, serve_until_stopped
+
+    print()
+    serve_until_stopped(build_console(settings), "127.0.0.1", port, announce="\nconsole")
 
 
 def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker) -> None:

@@ -7,7 +7,7 @@ from typing import NoReturn
 
 from .. import __version__
 from ..emulator import command as emulator_command
-from . import check, dead, demo, enqueue, worker
+from . import check, console, dead, demo, enqueue, worker
 from .common import PROG, UsageError
 
 __all__ = ["ParserWithOneLineErrors", "build_parser"]
@@ -23,6 +23,7 @@ examples:
   sendx-worker track --email ada@example.com --add "paid user" --remove "trial user"
   sendx-worker dead list                      # what could not be delivered, and why
   sendx-worker check                          # is the configuration valid, are the broker and SendX reachable?
+  sendx-worker console                        # the web console on http://127.0.0.1:8026/
   sendx-worker emulator --port 8025           # a local SendX stand-in
 
 configuration: SENDX_API_KEY, SENDX_TEAM_ID, SENDX_BASE_URL, CELERY_BROKER_URL, SENDX_DATA_DIR, ...
@@ -64,4 +65,5 @@ def build_parser() -> argparse.ArgumentParser:
     enqueue.register(subparsers)
     dead.register(subparsers)
     check.register(subparsers)
+    console.register(subparsers)
     return parser

@@ -10,13 +10,18 @@ from ..errors import SendxError
 from ..stamps import format_stamp, stamp_now
 from .record import DeadLetterRecord
 
-__all__ = ["REPLAYABLE_TASKS", "NotReplayable", "replay"]
+__all__ = ["REPLAYABLE_TASKS", "NotReplayable", "is_replayable", "replay"]
 
 REPLAYABLE_TASKS = frozenset({"sendx.identify_contact", "sendx.track_tags"})
 
 
 class NotReplayable(SendxError):
     """Raised when a dead letter does not hold a task that can be sent again."""
+
+
+def is_replayable(record: DeadLetterRecord) -> bool:
+    """True when ``record`` holds a sendx task and a payload that :func:`replay` can send again."""
+    return record.task in REPLAYABLE_TASKS and record.payload is not None
 
 
 def replay(app: Celery, record: DeadLetterRecord, payload: Any = None, *, force: bool = False) -> str:

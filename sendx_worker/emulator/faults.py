@@ -14,7 +14,8 @@ timeout_rate    0         fraction answered 504 only after ``slow_s``, without a
 slow_s          30
 outage          None      ``"refuse"``: the port refuses connections; ``"reset"``: every
                           API connection is reset (admin paths keep working)
-script          {}        e-mail -> list of steps, one consumed per request for that e-mail
+script          {}        e-mail -> list of steps, one consumed per request for that e-mail;
+                          the key ``"*"`` serves any request whose e-mail has no steps left
 seed            0         seeds the ``random.Random`` that draws the rates; setting it
                           (even to the same value) restarts the draws
 ==============  ========  ====================================================================
@@ -23,7 +24,8 @@ A step is an int status (2xx: process normally and answer it; other: answer it a
 apply nothing), ``{"status": 500, "apply": true, "retry_after": 2}`` (``apply``: apply
 the change, then answer the status: "SendX did it but the answer was lost"),
 ``"timeout"`` or ``"reset"`` (drop the connection without an answer). A request whose
-e-mail has a step left follows it and draws nothing; otherwise, when any rate is set,
+e-mail has a step left (or, failing that, a request when ``"*"`` has one) follows it and
+draws nothing; otherwise, when any rate is set,
 exactly one ``random()`` is drawn per request and compared with the bands timeout,
 throttle, error in that order, so a seed fixes how many requests fail.
 """
@@ -38,7 +40,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-__all__ = ["Decision", "FaultConfig", "Faults", "Step", "parse_step"]
+__all__ = ["ANY_EMAIL", "Decision", "FaultConfig", "Faults", "Step", "parse_step"]
+
+#: The script key whose steps serve a request whose own e-mail has none.
+ANY_EMAIL = "*"
 
 Outage = Literal["refuse", "reset"]
 Action = Literal["process", "fail", "apply_then_fail", "timeout", "reset"]
@@ -157,10 +162,11 @@ class Faults:
         config = self.config
         latency = config.latency_ms / 1000
         with self._lock:
-            if email is not None and (steps := self._script.get(email)):
+            key = email if email is not None and email in self._script else ANY_EMAIL
+            if steps := self._script.get(key):
                 step = steps.popleft()
                 if not steps:
-                    del self._script[email]
+                    del self._script[key]
                 return _from_step(step, config, latency)
             if not (config.timeout_rate or config.throttle_rate or config.error_rate):
                 return Decision("process", delay_s=latency)

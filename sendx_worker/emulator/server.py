@@ -166,6 +166,11 @@ class Emulator:
         team = team_id or self.backend.teams.default()
         return None if team is None else self.backend.store.get(team, email)
 
+    def contacts(self, team_id: str | None = None) -> dict[str, dict[str, Any]]:
+        """Copies of every stored contact of a team (default: the first configured one), by e-mail."""
+        team = team_id or self.backend.teams.default()
+        return {} if team is None else self.backend.store.contacts(team)
+
     def requests(self) -> list[dict[str, Any]]:
         """The request log of API requests, oldest first (admin requests are not logged)."""
         return self.backend.journal.entries()

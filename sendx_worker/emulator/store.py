@@ -124,6 +124,11 @@ class ContactStore:
             contact = self._teams.get(team, {}).get(email)
             return None if contact is None else _copy(contact)
 
+    def contacts(self, team: str) -> dict[str, Contact]:
+        """Copies of every contact of ``team``, by e-mail."""
+        with self._lock:
+            return {email: _copy(contact) for email, contact in self._teams.get(team, {}).items()}
+
     def clear(self) -> None:
         """Forget every contact of every team."""
         with self._lock:

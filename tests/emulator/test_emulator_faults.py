@@ -86,6 +86,15 @@ def test_script_steps_are_consumed_in_order_for_their_email_only(emu: Emulator, 
     assert [entry["status"] for entry in emu.requests()] == [503, 429, 200, 500, 200]
 
 
+def test_the_script_of_any_email_serves_requests_whose_email_has_no_steps_of_its_own(
+    emu: Emulator, identify: Call
+) -> None:
+    emu.set_faults(script={"*": [503, 502], JANE: [429]})
+    assert identify({"email": JANE}).status_code == 429  # its own step first
+    assert [identify({"email": email}).status_code for email in (JOHN, JANE, JOHN)] == [503, 502, 200]
+    assert emu.faults()["script"] == {}
+
+
 def test_a_v1_track_follows_the_script_of_the_email_in_its_query(
     emu: Emulator, identify: Call, track: Call, stored: Stored
 ) -> None:
