@@ -43,9 +43,9 @@ _INCREMENT_PREFIXES = ("++", "--")
 _DATE_SHAPE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
-def is_increment(value: str) -> bool:
-    """True when ``value`` is a SendX increment such as ``"++1"`` or ``"--2.5"``."""
-    return INCREMENT_PATTERN.match(value) is not None
+def is_increment(value: object) -> bool:
+    """True when ``value`` is a SendX increment such as ``"++1"`` or ``"--2.5"`` (False for a non-string)."""
+    return isinstance(value, str) and INCREMENT_PATTERN.match(value) is not None
 
 
 def _not_blank(value: str) -> None:
