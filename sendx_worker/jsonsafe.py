@@ -74,14 +74,18 @@ def utf8_safe(text: str) -> str:
 
 
 def as_text(value: Any, limit: int) -> str:
-    """A header value or raw body as bounded, UTF-8-safe text."""
+    """A header value or raw body as UTF-8-safe text of at most ``limit`` characters, "…" marking a cut."""
     if isinstance(value, bytes | bytearray | memoryview):
-        text = bytes(value[: limit * 4]).decode("utf-8", "backslashreplace")
+        raw = bytes(value[: limit * 4 + 4])
+        text = raw.decode("utf-8", "backslashreplace")
+        cut = len(value) > len(raw)
     elif isinstance(value, str):
-        text = utf8_safe(value[:limit])
+        text = utf8_safe(value[: limit + 1])
+        cut = False
     else:
         text = utf8_safe(_repr.repr(value))
-    return text if len(text) <= limit else text[:limit] + "…"
+        cut = False
+    return text[:limit] + "…" if cut or len(text) > limit else text
 
 
 def plain_json(value: Any, limit: int, _depth: int = 1) -> Any:

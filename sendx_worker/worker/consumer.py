@@ -148,4 +148,5 @@ def _payload_of(body: Any) -> Any:
 
 def _raw_text(raw: Any) -> str:
     """The raw body as text a dead letter can hold: bounded, UTF-8-safe, e-mails masked."""
-    return mask_text(as_text(raw, MAX_RAW_BODY_TEXT))
+    # Masked before it is cut, so that no address is cut into something the masking misses.
+    return as_text(mask_text(as_text(raw, 2 * MAX_RAW_BODY_TEXT)), MAX_RAW_BODY_TEXT)

@@ -15,6 +15,13 @@ from typing import Any
 
 import pytest
 
+from sendx_worker.limits import (
+    MAX_CUSTOM_FIELD_VALUE,
+    MAX_MESSAGE_BYTES,
+    MAX_PAYLOAD_BYTES,
+    MAX_RAW_BODY_TEXT,
+    MAX_TAGS,
+)
 from tests.delivery.hostile import Hostile, hostile_stack
 from tests.support.raw_messages import EMBED, IDENTIFY, TRACK, drop_broker_file, push_redis_item, task_message
 
@@ -201,8 +208,8 @@ def test_a_nonsensical_delivery_count_does_not_condemn_a_valid_message(hostile: 
 
 
 def test_a_huge_unknown_field_name_without_an_at_sign_does_not_freeze_the_worker(hostile: Hostile) -> None:
-    # Masking the error text took quadratic time on such a name (40 KB: 4.9 s, 150 KB: minutes).
-    payload = {"email": "freeze@example.com", "x" * 150_000: "1"}
+    # Masking the error text took quadratic time on such a name (40 KB: 4.9 s; this one, minutes).
+    payload = {"email": "freeze@example.com", "x" * 250_000: "1"}
     (record,) = hostile.each_dead_lettered_once(lambda: hostile.publish([task_message(payload)]))
     assert "Unknown field" in record.error
 
@@ -241,3 +248,52 @@ def test_a_track_with_tags_that_are_not_strings_is_dead_lettered(hostile: Hostil
     payload = {"email": "tags@example.com", "addTags": [1, None, ["x"]]}
     (record,) = hostile.each_dead_lettered_once(lambda: hostile.publish([task_message(payload, task=TRACK)]))
     assert "addTags" in record.error
+
+
+# -- what SendX cannot take, and the limits ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"email": "surrogate@example.com", "firstName": "\ud800"},
+        {"email": "surrogate@example.com", "customFields": {"Note": "x\udfff"}},
+        {"email": "surrogate@example.com", "tags": ["\udbff"]},
+    ],
+    ids=["name", "custom field", "tag"],
+)
+def test_a_lone_surrogate_is_dead_lettered_not_retried_as_if_sendx_were_down(
+    hostile: Hostile, payload: dict[str, Any]
+) -> None:
+    (record,) = hostile.each_dead_lettered_once(lambda: hostile.publish([task_message(payload)]))
+    assert "lone surrogate" in record.error
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"email": "n@example.com", "tags": [f"t{i}" for i in range(MAX_TAGS + 1)]}, "tags: At most 1000"),
+        ({"email": "n@example.com", "customFields": {"n": "v" * (MAX_CUSTOM_FIELD_VALUE + 1)}}, "at most 65536"),
+        ({"email": "n@example.com", "customFields": {f"f{i}": "v" for i in range(1001)}}, "At most 1000 custom"),
+        (
+            {"email": "n@example.com", "customFields": {name: "v" * MAX_CUSTOM_FIELD_VALUE for name in "abcd"}},
+            f"at most {MAX_PAYLOAD_BYTES} bytes",
+        ),
+        ({"email": "n@example.com", "firstName": "\x00"}, "firstName: Must not contain control characters"),
+        ({"email": "n@example.com", "fistName": None}, "fistName: Unknown field."),
+    ],
+    ids=["tags", "custom field value", "custom fields", "payload size", "NUL", "unknown null field"],
+)
+def test_each_limit_and_unsendable_text_is_dead_lettered_naming_the_field(
+    hostile: Hostile, payload: dict[str, Any], named: str
+) -> None:
+    (record,) = hostile.each_dead_lettered_once(lambda: hostile.publish([task_message(payload)]))
+    assert named in record.error
+
+
+def test_a_message_over_the_size_limit_is_dead_lettered_unread(hostile: Hostile) -> None:
+    payload = {"email": "big@example.com", "customFields": {f"f{i}": "v" * 60_000 for i in range(5)}}
+    (record,) = hostile.each_dead_lettered_once(lambda: hostile.publish([task_message(payload)]))
+    assert f"at most {MAX_MESSAGE_BYTES} are accepted" in record.error
+    assert record.payload is None
+    assert len(record.evidence["raw_body"]) <= MAX_RAW_BODY_TEXT + 1  # and an ellipsis
