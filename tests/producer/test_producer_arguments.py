@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from hypothesis import given, note
+from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 from kombu import Connection
 from marshmallow import ValidationError
@@ -96,11 +96,6 @@ CUSTOM_FIELDS = st.dictionaries(TEXT, TEXT | ANYTHING, max_size=4)
 TEAMS = st.sampled_from(["eu", "", " ", "a\nb", "t" * 65, "\ud800"]) | st.text(max_size=70)
 
 
-def maybe(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Left out (None), a plausible value, or anything."""
-    return st.none() | values | ANYTHING
-
-
 def no_delay(value: Any) -> bool:
     """A delay that is accepted sends the message to the broker's delay queues, not to ``sendx``: left out."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -135,43 +130,78 @@ def outcome(producer: Producer, call: Any) -> str:
         note(f"ValidationError: {exc.messages}")
         assert isinstance(exc.messages, dict) and exc.messages
         assert producer.taken() is None
+        event("refused")
         return "refused"
     message = producer.taken()
     assert message is not None
     assert message.headers["id"] == result.id
     assert worker_refusal(message) is None
     assert len(message.headers["kwargsrepr"]) <= MAX_KWARGSREPR
+    event("enqueued")
     return "enqueued"
 
 
-@given(
-    email=EMAILS | ANYTHING,
-    new_email=maybe(EMAILS),
-    first_name=maybe(TEXT),
-    last_name=maybe(TEXT),
-    company=maybe(TEXT),
-    birthday=maybe(st.dates() | st.dates().map(str) | TEXT),
-    custom_fields=maybe(CUSTOM_FIELDS),
-    tags=maybe(TAGS),
-    team=st.none() | TEAMS | ANYTHING,
-    options=OPTIONS,
-)
+# Plausible values for every argument; each example makes up to two of them hostile, so that
+# the rest of a call is valid and what is wrong is found (or let through) on its own.
+NAME = st.text(st.characters(categories=["L", "N", "P", "Zs"]), min_size=1, max_size=20).filter(str.strip)
+PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
+    "email": st.emails(),
+    "new_email": st.none() | st.emails(),
+    "first_name": st.none() | NAME,
+    "last_name": st.none() | NAME,
+    "company": st.none() | NAME,
+    "birthday": st.none() | st.dates() | st.dates().map(str),
+    "custom_fields": st.none() | st.dictionaries(NAME, NAME | st.sampled_from(["++1", "--2.5", "line\nbreak"])),
+    "tags": st.none() | st.lists(NAME, max_size=4) | st.sets(NAME, max_size=3),
+    "add_tags": st.lists(NAME, min_size=1, max_size=3),
+    "remove_tags": st.none() | st.lists(NAME, max_size=3),
+    "team": st.none() | st.sampled_from(["eu", "us-east", "Team ü"]),
+    "options": st.just({})
+    | st.fixed_dictionaries(
+        {}, optional={"priority": st.integers(0, 9), "task_id": st.uuids().map(str), "headers": st.just({"a": "b"})}
+    ),
+}
+HOSTILE: dict[str, st.SearchStrategy[Any]] = {
+    "email": EMAILS | ANYTHING,
+    "new_email": EMAILS | ANYTHING,
+    "first_name": TEXT | ANYTHING,
+    "last_name": TEXT | ANYTHING,
+    "company": TEXT | ANYTHING,
+    "birthday": st.dates().map(str) | TEXT | ANYTHING,
+    "custom_fields": CUSTOM_FIELDS | ANYTHING,
+    "tags": TAGS | ANYTHING,
+    "add_tags": TAGS | ANYTHING,
+    "remove_tags": TAGS | ANYTHING,
+    "team": TEAMS | ANYTHING,
+    "options": OPTIONS,
+}
+IDENTIFY_ARGUMENTS = [
+    "email", "new_email", "first_name", "last_name", "company", "birthday", "custom_fields", "tags", "team", "options"
+]  # fmt: skip
+TRACK_ARGUMENTS = ["email", "add_tags", "remove_tags", "team", "options"]
+
+
+@st.composite
+def arguments(draw: st.DrawFn, names: list[str]) -> dict[str, Any]:
+    hostile = draw(st.sets(st.sampled_from(names), max_size=2))
+    return {name: draw(HOSTILE[name] if name in hostile else PLAUSIBLE[name]) for name in names}
+
+
+@settings(max_examples=3 * settings.default.max_examples)  # cheap: three times the profile's
+@given(arguments=arguments(IDENTIFY_ARGUMENTS))
 def test_identify_raises_validation_error_or_enqueues_what_a_worker_accepts(
-    producer: Producer, options: dict[str, Any], **arguments: Any
+    producer: Producer, arguments: dict[str, Any]
 ) -> None:
+    options = arguments.pop("options")
     outcome(producer, lambda: identify(app=producer.app, **arguments, **options))
 
 
-@given(
-    email=EMAILS | ANYTHING,
-    add_tags=maybe(TAGS),
-    remove_tags=maybe(TAGS),
-    team=st.none() | TEAMS | ANYTHING,
-    options=OPTIONS,
-)
+@settings(max_examples=3 * settings.default.max_examples)
+@given(arguments=arguments(TRACK_ARGUMENTS))
 def test_track_raises_validation_error_or_enqueues_what_a_worker_accepts(
-    producer: Producer, options: dict[str, Any], **arguments: Any
+    producer: Producer, arguments: dict[str, Any]
 ) -> None:
+    options = arguments.pop("options")
     outcome(producer, lambda: track(app=producer.app, **arguments, **options))
 
 
