@@ -97,6 +97,12 @@ def _header_problem(headers: Mapping[str, Any], *, now: float, max_eta_ahead_s: 
         return "the 'timelimit' header must be a pair [hard, soft] of seconds or nulls"
     if not isinstance(headers.get("ignore_result"), bool | None):
         return "the 'ignore_result' header must be true, false or null"
+    # Celery's stamping: read (and iterated) whenever the worker checks for revoked tasks.
+    stamped = headers.get("stamped_headers")
+    if stamped is not None and not (isinstance(stamped, list) and all(isinstance(name, str) for name in stamped)):
+        return "the 'stamped_headers' header must be a list of header names or null"
+    if not isinstance(headers.get("stamps"), Mapping | None):
+        return "the 'stamps' header must be an object or null"
     for name in _EMBED_KEYS:
         if headers.get(name):
             return f"the {name!r} header is not supported: only sendx tasks run here"

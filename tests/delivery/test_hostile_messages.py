@@ -145,6 +145,20 @@ def test_celerys_own_tasks_are_dead_lettered_not_run(hostile: Hostile, task: str
     assert record.task == task
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"stamped_headers": 5}, {"stamped_headers": [["x"]]}, {"stamped_headers": ["a"], "stamps": 7}],
+    ids=["stamped_headers a number", "a list in stamped_headers", "stamps a number"],
+)
+def test_celerys_stamping_headers_of_the_wrong_shape_are_dead_lettered(
+    hostile: Hostile, headers: dict[str, Any]
+) -> None:
+    # Found with a probe beyond the list: Celery iterates stamped_headers when it
+    # checks for revoked tasks, and raised in the consumer.
+    (record,) = hostile.each_dead_lettered_once(lambda: hostile.publish([task_message(VALID).with_headers(**headers)]))
+    assert "stamp" in record.error
+
+
 # -- the message is held forever with no outcome ---------------------------------------
 
 

@@ -144,6 +144,9 @@ BREAKAGES: st.SearchStrategy[Breakage] = st.one_of(
     header("expires", TRUTHY_NON_TEXT | st.just("2001-01-01T00:00:00+00:00")),
     header("argsrepr", TRUTHY_NON_TEXT),
     header("callbacks", st.lists(HEADER_TEXT, min_size=1, max_size=2)),
+    header("stamped_headers", TRUTHY_NON_TEXT.filter(lambda v: not (isinstance(v, list) and all(
+        isinstance(name, str) for name in v)))),
+    header("stamps", TRUTHY_NON_TEXT.filter(lambda v: not isinstance(v, dict))),
     NOT_JSON_TYPES.map(lambda ct: lambda parts: {**parts, "content_type": ct}),
     NOT_UTF8.map(lambda ce: lambda parts: {**parts, "content_encoding": ce}),
     BAD_BODIES.map(lambda body: lambda parts: {**parts, "body": body}),
