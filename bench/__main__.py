@@ -3,6 +3,7 @@
 commands:
   throughput   tasks/s of worker configurations draining a pre-filled queue, vs the references
   enqueue      identify() calls/s vs bare apply_async on the same broker
+  large        identify() with a 60 KB custom field value, the most tags, a payload near the limit
   memory       the default worker's peak RSS, and its RSS at task 1,000 vs the last task
   heap         whether the worker's Python heap grows from one interval of tasks to the next
   latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
@@ -30,11 +31,12 @@ __all__ = ["main", "smoke"]
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from . import emulator_ceiling, enqueue, heap, latency, memory, plot, throughput
+    from . import emulator_ceiling, enqueue, heap, large, latency, memory, plot, throughput
 
     return {
         "throughput": throughput.main,
         "enqueue": enqueue.main,
+        "large": large.main,
         "memory": memory.main,
         "heap": heap.main,
         "latency": latency.main,
@@ -57,6 +59,7 @@ def smoke(argv: list[str] | None = None) -> int:
             ("throughput", ["--tasks", "200", "--runs", "1", "--configs", "naive", "default-x2", "gevent-64",
                             "prefork-4", "--references", "reference", "--strict", "--name", run]),
             ("enqueue", ["--calls", "200", "--runs", "1", "--name", "smoke-enqueue"]),
+            ("large", ["--calls", "3", "--runs", "1", "--no-old", "--name", "smoke-large"]),
             ("memory", ["--tasks", "300", "--runs", "1", "--name", "smoke-memory"]),
             ("heap", ["--tasks", "300", "--marks", "100", "200", "300", "--name", "smoke-heap"]),
             ("latency", ["--rate", "20", "--seconds", "5", "--runs", "1", "--strict", "--name", "smoke-latency"]),

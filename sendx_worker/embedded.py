@@ -27,8 +27,10 @@ from typing import Any
 
 from kombu.transport import filesystem
 from kombu.transport.virtual.base import BrokerState
-from kombu.utils.encoding import bytes_to_str, str_to_bytes
-from kombu.utils.json import dumps, loads
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
+
+from .worker.envelope import read_envelope
 
 __all__ = ["Channel", "Transport"]
 
@@ -66,8 +68,9 @@ class Channel(filesystem.Channel):
                 os.rename(inbox / name, held)
             except OSError:
                 continue
-            payload = loads(bytes_to_str(held.read_bytes()))
-            payload.setdefault("properties", {})[FILE_PROPERTY] = str(held)
+            # A file kombu cannot read arrives wrapped, and is dead-lettered by the consumer.
+            payload = read_envelope(held.read_bytes(), queue)
+            payload["properties"][FILE_PROPERTY] = str(held)
             return payload
         raise filesystem.Empty()
 

@@ -1,13 +1,22 @@
-"""Masking of personal data for logs and task representations."""
+"""Masking of personal data for logs and task representations.
+
+Linear in the length of the text: an address is found from each ``@`` outwards, never
+by a pattern that restarts at every character (the regular expression used before
+took seconds on 40 KB of text without an ``@``, and blocked the worker meanwhile).
+"""
 
 from __future__ import annotations
 
-import re
+import string
 from typing import Any
 
-__all__ = ["mask_email", "mask_payload", "mask_text"]
+from .limits import MAX_KWARGSREPR
 
-_EMAIL_LIKE = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+)")
+__all__ = ["mask_email", "mask_payload", "mask_text", "masked_repr"]
+
+# What may stand before and after the ``@`` of an address found in free text.
+_LOCAL = frozenset(string.ascii_letters + string.digits + "._%+-")
+_DOMAIN = frozenset(string.ascii_letters + string.digits + ".-")
 
 
 def mask_email(email: str) -> str:
@@ -19,8 +28,29 @@ def mask_email(email: str) -> str:
 
 
 def mask_text(text: str) -> str:
-    """Mask every e-mail address inside free text (error messages, reprs)."""
-    return _EMAIL_LIKE.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    """Mask every e-mail address inside free text (error messages, reprs): ``j***@example.com``."""
+    at = text.find("@")
+    if at < 0:
+        return text
+    parts: list[str] = []
+    done = 0  # text[:done] is already in parts
+    size = len(text)
+    while at >= 0:
+        start = at
+        while start > done and text[start - 1] in _LOCAL:
+            start -= 1
+        end = at + 1
+        while end < size and text[end] in _DOMAIN:
+            end += 1
+        if start < at and end > at + 1:
+            parts.append(text[done:start])
+            parts.append(f"{text[start]}***@{text[at + 1 : end]}")
+            done = end
+            at = text.find("@", end)
+        else:
+            at = text.find("@", at + 1)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def mask_payload(payload: Any) -> Any:
@@ -32,3 +62,13 @@ def mask_payload(payload: Any) -> Any:
     if isinstance(payload, str):
         return mask_text(payload)
     return payload
+
+
+def masked_repr(kwargs: Any, limit: int = MAX_KWARGSREPR) -> str:
+    """The masked ``repr`` of a task's arguments, at most ``limit`` characters (Celery's ``kwargsrepr``).
+
+    It travels in a message header, which must fit in one AMQP frame: unbounded, an
+    identify with 13,000 tags could not be published at all.
+    """
+    text = repr(mask_payload(kwargs))
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,9 +1,14 @@
 """The producer API for web apps: validate now, deliver later.
 
 ``identify()`` and ``track()`` raise ``marshmallow.ValidationError`` naming each bad
-field before anything is enqueued, so a signup handler learns about bad input at
-once instead of from a dead letter. Publishing retries through a broker blip; if
-the broker stays down they raise one :class:`~sendx_worker.errors.PublishError`.
+argument before anything is enqueued, so a signup handler learns about bad input at
+once instead of from a dead letter; whatever they enqueue, a worker accepts. A
+keyword that does not exist (``firstname=``) is a ``TypeError``, as in any Python
+call. Publishing retries through a broker blip; if the broker stays down they raise
+one :class:`~sendx_worker.errors.PublishError`.
+
+Each event is stamped with when it happened (``occurred_at``: the call, or a moment the
+app gives for a backfill), and the worker applies a contact's events in that order.
 
 Where a validated message goes is a seam: the broker, unless a :class:`Publisher` is
 installed with :func:`use_publisher`. The testing kit (:mod:`sendx_worker.testing`)
@@ -12,7 +17,8 @@ installs one to record calls without a broker, or to hand them to a worker in th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,7 +29,9 @@ from kombu.utils.url import maybe_sanitize_url
 from marshmallow import ValidationError
 
 from .errors import PublishError
-from .masking import mask_payload
+from .limits import MAX_TAGS, team_problem
+from .masking import masked_repr
+from .publish_options import check_options
 from .schemas import identify_payload, track_payload
 from .settings import Flavor
 from .stamps import MAX_FUTURE_SKEW_S, StampError, format_stamp, stamp_from_datetime, stamp_now
@@ -66,23 +74,31 @@ def identify(
     """Validate and enqueue an identify (create or update ``email``'s contact).
 
     ``occurred_at`` (timezone-aware) is when the change happened, for a backfill from
-    the app's own records; by default, the call. The worker applies a contact's events
-    in that order. ``options`` are passed to Celery's ``apply_async`` (``countdown``,
-    ``priority``, ``headers``...).
+    the app's own records; by default, the call. The worker applies each contact's
+    events in that order. ``options`` are Celery's publishing options ``countdown``,
+    ``eta``, ``expires``, ``priority``, ``task_id`` and ``headers`` (see
+    :mod:`sendx_worker.publish_options`).
     """
     celery = _app(app)
-    payload = identify_payload(
-        _flavor(celery),
-        email=email,
-        new_email=new_email,
-        first_name=first_name,
-        last_name=last_name,
-        company=company,
-        birthday=birthday,
-        custom_fields=dict(custom_fields) if custom_fields is not None else None,
-        tags=list(tags) if tags is not None and not isinstance(tags, str) else tags,
+    payload, options, stamp = _validated(
+        celery,
+        "identify",
+        team,
+        occurred_at,
+        options,
+        lambda flavor: identify_payload(
+            flavor,
+            email=email,
+            new_email=new_email,
+            first_name=first_name,
+            last_name=last_name,
+            company=company,
+            birthday=birthday,
+            custom_fields=dict(custom_fields) if isinstance(custom_fields, Mapping) else custom_fields,
+            tags=_listed(tags),
+        ),
     )
-    return _publish(celery, "sendx.identify_contact", payload, team, _stamp(occurred_at), options)
+    return _publish(celery, "sendx.identify_contact", payload, team, stamp, options)
 
 
 def track(
@@ -95,15 +111,17 @@ def track(
     app: Celery | None = None,
     **options: Any,
 ) -> AsyncResult:
-    """Validate and enqueue a track (add and remove ``email``'s tags); ``occurred_at`` as for :func:`identify`."""
+    """Validate and enqueue a track (add and remove ``email``'s tags); the rest as for :func:`identify`."""
     celery = _app(app)
-    payload = track_payload(
-        _flavor(celery),
-        email=email,
-        add_tags=list(add_tags) if add_tags is not None and not isinstance(add_tags, str) else add_tags,
-        remove_tags=list(remove_tags) if remove_tags is not None and not isinstance(remove_tags, str) else remove_tags,
+    payload, options, stamp = _validated(
+        celery,
+        "track",
+        team,
+        occurred_at,
+        options,
+        lambda flavor: track_payload(flavor, email=email, add_tags=_listed(add_tags), remove_tags=_listed(remove_tags)),
     )
-    return _publish(celery, "sendx.track_tags", payload, team, _stamp(occurred_at), options)
+    return _publish(celery, "sendx.track_tags", payload, team, stamp, options)
 
 
 class Publisher(Protocol):
@@ -139,22 +157,62 @@ def installed_publisher() -> Publisher | None:
 
 
 def _app(app: Celery | None) -> Celery:
-    if app is not None:
-        return app
-    from .celery_app import app as default_app
+    if app is None:
+        from .celery_app import app as default_app
 
-    return default_app
+        return default_app
+    if not isinstance(app, Celery):
+        raise ValidationError({"app": [f"Must be a Celery app, not {type(app).__name__}."]})
+    return app
 
 
-def _flavor(app: Celery) -> Flavor:
-    if _publishers:
-        return _publishers[-1].flavor(app)
+def _validated(
+    app: Celery,
+    function: str,
+    team: Any,
+    occurred_at: Any,
+    options: dict[str, Any],
+    load: Callable[[Flavor], dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The wire payload, the publishing options and the stamp; one ValidationError naming every bad argument."""
+    flavor, max_delay_s = _rules(app)
+    errors: dict[str, Any] = {}
+    payload: dict[str, Any] = {}
+    stamp = ""
+    try:
+        options = check_options(function, options, max_delay_s=max_delay_s)
+    except ValidationError as exc:
+        errors.update(_messages(exc))
+    problem = None if team is None else team_problem(team)
+    if problem is not None:
+        errors["team"] = [problem]
+    try:
+        stamp = _stamp(occurred_at)
+    except ValidationError as exc:
+        errors.update(_messages(exc))
+    try:
+        payload = load(flavor)
+    except ValidationError as exc:
+        errors.update(_messages(exc))
+    if errors:
+        raise ValidationError(errors)
+    return payload, options, stamp
+
+
+def _rules(app: Celery) -> tuple[Flavor, float | None]:
+    """The API flavor to validate for, and the longest publishing delay the broker allows."""
+    publisher = installed_publisher()
+    if publisher is not None:
+        return publisher.flavor(app), None
     from .celery_app import settings_of
 
-    return settings_of(app).api_flavor
+    settings = settings_of(app)
+    # On RabbitMQ a delay waits in the broker; elsewhere the worker holds the message.
+    amqp = settings.effective_broker_url.startswith(("amqp:", "amqps:", "pyamqp:"))
+    return settings.api_flavor, None if amqp else settings.retry_cap_s
 
 
-def _stamp(occurred_at: datetime | None) -> str:
+def _stamp(occurred_at: Any) -> str:
     """The event's ``occurred_at`` text: the given moment, or now (ordered within this process)."""
     if occurred_at is None:
         return format_stamp(stamp_now())
@@ -167,6 +225,17 @@ def _stamp(occurred_at: datetime | None) -> str:
             {"occurred_at": [f"Must not be more than {MAX_FUTURE_SKEW_S:g} s in the future (is the clock right?)."]}
         )
     return format_stamp(stamp)
+
+
+def _messages(exc: ValidationError) -> dict[str, Any]:
+    return exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+
+
+def _listed(tags: Any) -> Any:
+    """Tags as a list, for any iterable of them (taking one more than the limit at most)."""
+    if tags is None or isinstance(tags, str | bytes | bytearray | Mapping) or not isinstance(tags, Iterable):
+        return tags  # the schema says what is wrong with it
+    return list(itertools.islice(tags, MAX_TAGS + 1))
 
 
 def _publish(
@@ -183,7 +252,6 @@ def _publish(
 
 def publish_to_broker(app: Celery, task: str, kwargs: dict[str, Any], options: dict[str, Any]) -> AsyncResult:
     """Publish one validated message on ``app``'s broker, riding out a blip; raises PublishError."""
-    masked = mask_payload(kwargs)
     try:
         return app.send_task(
             task,
@@ -192,7 +260,7 @@ def publish_to_broker(app: Celery, task: str, kwargs: dict[str, Any], options: d
             retry_policy=dict(PUBLISH_RETRY_POLICY),
             # What Celery logs and shows in events: never a plain e-mail address.
             argsrepr="()",
-            kwargsrepr=repr(masked),
+            kwargsrepr=masked_repr(kwargs),
             **options,
         )
     except Exception as exc:

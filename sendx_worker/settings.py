@@ -18,6 +18,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .limits import team_problem
 from .proxies import Proxies, proxy_url_problem, redact_url
 
 __all__ = ["DEFAULT_BASE_URLS", "ConsoleSettings", "Credentials", "Flavor", "Settings", "load_settings"]
@@ -362,6 +363,9 @@ def _teams(env: Mapping[str, str], name: str) -> dict[str, Credentials]:
         raise ConfigurationError(name, "must be a JSON object mapping team names to credentials")
     teams: dict[str, Credentials] = {}
     for team, creds in data.items():
+        problem = team_problem(team)
+        if problem is not None:
+            raise ConfigurationError(name, f"team {team!r}: {problem}")
         if not isinstance(creds, dict) or not isinstance(creds.get("api_key"), str) or not creds["api_key"]:
             raise ConfigurationError(name, f"team {team!r} needs a non-empty string 'api_key'")
         team_id = creds.get("team_id")

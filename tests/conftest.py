@@ -23,12 +23,17 @@ settings.register_profile("dev", max_examples=600, deadline=None, suppress_healt
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[None]:
-    """Every test starts with none of the variables the settings read, and its own data dir."""
+def scrub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove every variable the settings read (also for module-scoped fixtures)."""
     for name in list(os.environ):
         upper = name.upper()
         if upper.startswith(ISOLATED_PREFIXES) or upper.endswith(ISOLATED_SUFFIXES) or upper in ISOLATED_NAMES:
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[None]:
+    """Every test starts with none of the variables the settings read, and its own data dir."""
+    scrub_environment(monkeypatch)
     monkeypatch.setenv("SENDX_DATA_DIR", str(tmp_path))
     yield

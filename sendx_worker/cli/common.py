@@ -51,8 +51,10 @@ class UsageError(CommandError):
 
 
 def report_error(message: str) -> None:
-    """Print ``sendx-worker: error: MESSAGE`` as one line on stderr."""
-    one_line = " ".join(str(message).split())
+    """Print ``sendx-worker: error: MESSAGE`` as one line on stderr, control characters escaped."""
+    from .output import printable
+
+    one_line = printable(" ".join(str(message).split()))
     print(f"{PROG}: error: {one_line}", file=sys.stderr, flush=True)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..masking import mask_email
 from ..settings import Flavor, Settings, load_settings
 from .common import EXIT_FAILURE, EXIT_OK, CommandError, UsageError, report_error, subcommand
-from .output import table
+from .output import printable, table
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -185,7 +185,8 @@ def run_replay(args: argparse.Namespace) -> int:
 
         def again(record: DeadLetterRecord) -> None:
             task_id = replay(app, record, payload, force=args.force)
-            print(f"replayed {record.id[:SHORT_ID]} ({record.task}, {_masked_email(record) or '-'}) as task {task_id}")
+            line = f"replayed {record.id[:SHORT_ID]} ({record.task}, {_masked_email(record) or '-'}) as task {task_id}"
+            print(printable(line))
 
         done = queue.take(lambda record: record.id in chosen, again)
     _check_all_done(chosen, done, "replayed")

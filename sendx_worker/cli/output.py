@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-__all__ = ["Progress", "cell", "table"]
+__all__ = ["Progress", "cell", "printable", "table"]
 
 # Wide enough for an e-mail address or an error's gist; longer cells are cut with "…".
 DEFAULT_MAX_WIDTH = 60
@@ -15,15 +15,30 @@ BAR_WIDTH = 30
 PLAIN_INTERVAL_S = 1.0
 
 
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (escape sequences), lone surrogates and other
+    invisible characters are shown as Python escapes (``\\x1b``), never sent to the terminal as they are."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def cell(value: object) -> str:
-    """A value as a table shows it: None as "-", lists joined by ", ", on one line."""
+    """A value as a table shows it: None as "-", lists joined by ", ", on one line, escaped."""
     if value is None or value == "":
         return "-"
     if isinstance(value, list | tuple):
-        return ", ".join(str(item) for item in value) or "-"
+        return printable(", ".join(str(item) for item in value)) or "-"
     if isinstance(value, dict):
-        return ", ".join(f"{key}={item}" for key, item in value.items()) or "-"
-    return " ".join(str(value).split())
+        return printable(", ".join(f"{key}={item}" for key, item in value.items())) or "-"
+    return printable(" ".join(str(value).split()))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, max_width: int = DEFAULT_MAX_WIDTH) -> str:

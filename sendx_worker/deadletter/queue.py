@@ -98,5 +98,5 @@ def _record_of(message: Message) -> DeadLetterRecord:
     try:
         body = message.decode()
     except Exception:  # an undecodable body is still shown, as text, never unpickled
-        body = repr(message.body)[:2000]
-    return record_from_message(body, message.headers or {})
+        body = None
+    return record_from_message(body, message.headers, raw=message.body)

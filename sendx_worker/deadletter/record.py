@@ -3,15 +3,25 @@
 Records travel as JSON messages on ``sendx.dead_letter``. A message the broker
 dead-lettered on its own (RabbitMQ's delivery limit) is a raw Celery task message
 instead; :func:`record_from_message` reads both, so operators see one format.
+
+Reading never fails: whatever a message on the queue holds (a record of an older or
+newer version, another program's message, a body nested 600 levels deep, bytes, NaN),
+it becomes a record of plain, bounded JSON, so that ``dead list``, ``show``, ``replay``
+and ``purge`` work with every one of them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from ..jsonsafe import as_text, plain_json
+from ..limits import MAX_DEPTH, MAX_HEADER_TEXT, MAX_RAW_BODY_TEXT
 
 __all__ = ["REASONS", "DeadLetterRecord", "Reason", "iso_utc", "new_record_id", "record_from_message"]
 
@@ -54,43 +64,79 @@ class DeadLetterRecord:
     occurred_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as JSON-safe data."""
-        return asdict(self)
+        """The record as JSON-safe data (a shallow copy: nothing here recurses into the payload)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeadLetterRecord:
-        """Read a record written by :meth:`to_dict` (unknown keys from newer versions are ignored)."""
-        reason = str(data.get("reason", "poison"))
+        """Read a record written by :meth:`to_dict`; any value of the wrong kind reads as its default.
+
+        Unknown keys (from newer versions) are ignored.
+        """
         return cls(
-            id=str(data["id"]),
-            task=str(data.get("task", "")),
-            payload=data.get("payload"),
-            reason=_reason(reason),
-            status=data.get("status") if isinstance(data.get("status"), int) else None,
-            error=str(data.get("error", "")),
-            attempts=int(data.get("attempts", 0) or 0),
-            first_attempt_at=data.get("first_attempt_at"),
-            dead_lettered_at=str(data.get("dead_lettered_at", "")),
-            task_id=data.get("task_id"),
-            team=data.get("team"),
-            evidence=dict(data.get("evidence") or {}),
-            version=int(data.get("version", RECORD_VERSION)),
-            occurred_at=data.get("occurred_at") if isinstance(data.get("occurred_at"), str) else None,
+            id=_text(data.get("id")) or _stable_id(data),
+            task=_text(data.get("task")) or "",
+            payload=plain_json(data.get("payload"), MAX_DEPTH),
+            reason=_reason(data.get("reason", "poison")),
+            status=_whole(data.get("status")),
+            error=_text(data.get("error"), _MAX_ERROR) or "",
+            attempts=_whole(data.get("attempts")) or 0,
+            first_attempt_at=_text(data.get("first_attempt_at")),
+            dead_lettered_at=_text(data.get("dead_lettered_at")) or "",
+            task_id=_text(data.get("task_id")),
+            team=_text(data.get("team")),
+            evidence=_evidence(data.get("evidence")),
+            version=_whole(data.get("version")) or RECORD_VERSION,
+            occurred_at=_text(data.get("occurred_at")),
         )
 
 
-def _reason(value: str) -> Reason:
+# An error text longer than this is cut (a validation error can quote a whole field name).
+_MAX_ERROR = 20_000
+
+
+def _text(value: Any, limit: int = MAX_HEADER_TEXT) -> str | None:
+    return as_text(value, limit) if isinstance(value, str) else None
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _evidence(value: Any) -> dict[str, Any]:
+    found = plain_json(value, MAX_DEPTH) if isinstance(value, Mapping) else {}
+    return found if isinstance(found, dict) else {}
+
+
+def _moment(value: Any) -> str:
+    """When the broker dead-lettered a message (x-death's time), as ISO 8601 UTC; "" if it does not say."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return iso_utc(aware.timestamp())
+    return ""
+
+
+def _stable_id(data: Any) -> str:
+    """An id for a record that has none: the same every time the record is read."""
+    digest = hashlib.sha256(json.dumps(plain_json(data, MAX_DEPTH), sort_keys=True).encode()).hexdigest()
+    return digest[:32]
+
+
+def _reason(value: Any) -> Reason:
     for known in REASONS:
         if value == known:
             return known
     return "poison"
 
 
-def record_from_message(body: Any, headers: Mapping[str, Any]) -> DeadLetterRecord:
-    """The record a dead-letter queue message holds, or stands for."""
-    if headers.get(RECORD_HEADER) and isinstance(body, Mapping):
+def record_from_message(body: Any, headers: Any, raw: Any = None) -> DeadLetterRecord:
+    """The record a dead-letter queue message holds, or stands for; ``raw``: its undecoded body."""
+    found: Mapping[str, Any] = headers if isinstance(headers, Mapping) else {}
+    if found.get(RECORD_HEADER) and isinstance(body, Mapping):
         return DeadLetterRecord.from_dict(body)
-    return _record_from_task_message(body, headers)
+    if found.get("x-death") or found.get("task"):
+        return _record_from_task_message(body, found)
+    return _record_from_other(body, found, raw)
 
 
 def _record_from_task_message(body: Any, headers: Mapping[str, Any]) -> DeadLetterRecord:
@@ -98,31 +144,41 @@ def _record_from_task_message(body: Any, headers: Mapping[str, Any]) -> DeadLett
     kwargs: Mapping[str, Any] = {}
     if isinstance(body, list | tuple) and len(body) >= 2 and isinstance(body[1], Mapping):
         kwargs = body[1]
-    deaths = headers.get("x-death") or []
+    deaths = headers.get("x-death")
+    deaths = deaths if isinstance(deaths, list) else []
     first_death = deaths[0] if deaths and isinstance(deaths[0], Mapping) else {}
-    task_id = headers.get("id")
+    task_id = _text(headers.get("id"))
+    count = _whole(headers.get("x-delivery-count"))
     return DeadLetterRecord(
-        id=str(task_id or new_record_id()),
-        task=str(headers.get("task", "")),
-        payload=kwargs.get("payload"),
-        team=kwargs.get("team"),
-        occurred_at=kwargs.get("occurred_at") if isinstance(kwargs.get("occurred_at"), str) else None,
+        id=task_id or _stable_id({"body": plain_json(body, MAX_DEPTH), "headers": plain_json(headers, 4)}),
+        task=_text(headers.get("task")) or "",
+        payload=plain_json(kwargs.get("payload"), MAX_DEPTH),
+        team=_text(kwargs.get("team")),
+        occurred_at=_text(kwargs.get("occurred_at")),
         reason="poison",
         status=None,
-        error=f"the broker dead-lettered the message: {first_death.get('reason', 'delivery limit exceeded')}",
-        attempts=int(headers.get("x-delivery-count", 0) or 0) + 1,
+        error="the broker dead-lettered the message: "
+        + (_text(first_death.get("reason")) or "delivery limit exceeded"),
+        attempts=max(count or 0, 0) + 1,
         first_attempt_at=None,
-        dead_lettered_at=iso_utc(),
-        task_id=str(task_id) if task_id else None,
-        evidence={"x-death": _json_safe(deaths)},
+        dead_lettered_at=_moment(first_death.get("time")),
+        task_id=task_id,
+        evidence={"x-death": plain_json(deaths, 6)},
     )
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
+def _record_from_other(body: Any, headers: Mapping[str, Any], raw: Any) -> DeadLetterRecord:
+    """A message another program put on ``sendx.dead_letter``: shown with its raw body, never lost."""
+    text = as_text(raw if raw is not None else json.dumps(plain_json(body, MAX_DEPTH)), MAX_RAW_BODY_TEXT)
+    return DeadLetterRecord(
+        id=_stable_id({"body": text, "headers": plain_json(headers, 4)}),
+        task="",
+        payload=None,
+        reason="invalid_payload",
+        status=None,
+        error="not a sendx-worker dead-letter record (another program published it to sendx.dead_letter)",
+        attempts=0,
+        first_attempt_at=None,
+        dead_lettered_at="",
+        evidence={"raw_body": text, "headers": plain_json(headers, 4)},
+    )

@@ -67,7 +67,7 @@ def _object(raw: bytes | None) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _BadRequest("the body must be JSON") from None
     if not isinstance(body, dict):
         raise _BadRequest("the body must be a JSON object")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import socket
 import struct
 import time
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 _MAX_BODY = 1 << 20  # a contact update is a few hundred bytes; a megabyte is a client bug
 _NO_BODY_STATUSES = (204, 304)
+# RFC 9110's token: what a method may be made of.
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# ASCII digits only ("²".isdigit() is true), and few enough to be a length at all.
+_LENGTH = re.compile(r"[0-9]{1,18}")
 
 
 class _Unframed(Exception):
@@ -69,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
         words = self.requestline.split()
         if not words:
             return False
-        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1") or not _METHOD.fullmatch(words[0]):
             self.send_error(400, "Bad request line (HTTP/1.0 and HTTP/1.1 only)")
             return False
         self.command, self.path, self.request_version = words
@@ -171,7 +176,7 @@ class Handler(BaseHTTPRequestHandler):
         if "chunked" in (self.head.get("Transfer-Encoding") or "").lower():
             raise _Unframed(411, "send a Content-Length; chunked bodies are not supported")
         length = (self.head.get("Content-Length") or "0").strip()
-        if not length.isdigit():
+        if not _LENGTH.fullmatch(length):
             raise _Unframed(400, "invalid Content-Length")
         size = int(length)
         if size > _MAX_BODY:
@@ -230,5 +235,5 @@ def _decode(raw: bytes | None) -> Any:
     text = raw.decode("utf-8", errors="replace")
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse: SendX's 422
         return text

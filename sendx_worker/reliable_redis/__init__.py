@@ -27,7 +27,6 @@ from __future__ import annotations
 from .inflight import (
     INFLIGHT_LIST_PREFIX,
     INFLIGHT_REGISTRY,
-    MALFORMED_LIST,
     inflight_list_key,
     owner_key,
     restore_orphans,
@@ -37,7 +36,6 @@ from .transport import Channel, QoS, Transport
 __all__ = [
     "INFLIGHT_LIST_PREFIX",
     "INFLIGHT_REGISTRY",
-    "MALFORMED_LIST",
     "Channel",
     "QoS",
     "Transport",

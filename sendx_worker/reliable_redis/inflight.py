@@ -17,7 +17,6 @@ __all__ = [
     "INFLIGHT_LIST_PREFIX",
     "INFLIGHT_OWNER_PREFIX",
     "INFLIGHT_REGISTRY",
-    "MALFORMED_LIST",
     "InFlight",
     "inflight_list_key",
     "owner_key",
@@ -32,8 +31,6 @@ logger = logging.getLogger(__name__)
 INFLIGHT_REGISTRY = "_kombu.inflight"
 INFLIGHT_LIST_PREFIX = "_kombu.inflight.list."
 INFLIGHT_OWNER_PREFIX = "_kombu.inflight.owner."
-#: Where an item that is not a kombu message (not JSON) is put aside, for a person.
-MALFORMED_LIST = "_kombu.malformed"
 DEFAULT_OWNER_TTL_S = 30.0
 
 # Moves every message of an in-flight list back onto its queue and forgets the

@@ -13,10 +13,10 @@ from kombu.transport.virtual.base import Channel as VirtualChannel
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
 
+from ..worker.envelope import read_envelope
 from .inflight import (
     DEFAULT_OWNER_TTL_S,
     INFLIGHT_REGISTRY,
-    MALFORMED_LIST,
     InFlight,
     inflight_list_key,
     owner_key,
@@ -143,11 +143,10 @@ class Channel(kombu_redis.Channel):
                 raise
             if not item:
                 raise kombu_redis.Empty()
-            payload = self._decode_or_set_aside(list_key, item)
-            if payload is None:
-                raise kombu_redis.Empty()
-            self._taken = InFlight(list_key, source, item, payload)
             queue = source.rsplit(self.sep, 1)[0]
+            # An item kombu cannot read arrives wrapped, and is dead-lettered by the consumer.
+            payload = read_envelope(item, queue)
+            self._taken = InFlight(list_key, source, item, payload)
             self._queue_cycle.rotate(queue)
             try:
                 self.connection._deliver(payload, queue)
@@ -174,9 +173,7 @@ class Channel(kombu_redis.Channel):
                 item = client.lmove(source, list_key, "RIGHT", "LEFT")
                 if item:
                     self._maybe_update_queues_expire(client, queue)
-                    payload = self._decode_or_set_aside(list_key, item)
-                    if payload is None:
-                        continue
+                    payload = read_envelope(item, queue)
                     self._taken = InFlight(list_key, source, item, payload)
                     return payload
             self._maybe_update_queues_expire(client, queue)
@@ -250,20 +247,6 @@ class Channel(kombu_redis.Channel):
     def _put_back(self, list_key: str, source: str, item: bytes) -> None:
         with self.conn_or_acquire() as client:
             client.pipeline().lrem(list_key, 1, item).rpush(source, item).execute()
-
-    def _decode_or_set_aside(self, list_key: str, item: bytes) -> Any:
-        """The message in ``item``; an item that is not JSON is set aside, not dropped."""
-        try:
-            return loads(bytes_to_str(item))
-        except ValueError:
-            with self.conn_or_acquire() as client:
-                client.pipeline().lrem(list_key, 1, item).lpush(MALFORMED_LIST, item).execute()
-            logger.error(
-                "a %d-byte item on a queue list is not a kombu message; it was moved to the Redis list %s",
-                len(item),
-                MALFORMED_LIST,
-            )
-            return None
 
     def close(self) -> None:
         if not self.closed and self._registered_lists:

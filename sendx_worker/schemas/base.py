@@ -7,9 +7,11 @@ from typing import Any, TypeVar
 
 from marshmallow import RAISE, Schema, ValidationError, post_load, pre_load
 
+from ..jsonsafe import json_size, too_deep
+from ..limits import MAX_DEPTH, MAX_PAYLOAD_BYTES
 from ..settings import FLAVORS, Flavor
 
-__all__ = ["PayloadSchema", "require_object", "schema_for"]
+__all__ = ["PayloadSchema", "check_size", "require_object", "schema_for"]
 
 _SchemaT = TypeVar("_SchemaT", bound=Schema)
 
@@ -19,6 +21,8 @@ class PayloadSchema(Schema):
 
     class Meta:
         unknown = RAISE
+
+    _optional_keys_cache: frozenset[str] | None = None
 
     def __init__(self, flavor: Flavor = "v1") -> None:
         super().__init__()
@@ -32,11 +36,20 @@ class PayloadSchema(Schema):
     def _drop_nones(self, data: Any, **kwargs: Any) -> Any:
         # None means "not given": Python callers pass optional arguments through as None,
         # and identify can never clear a property anyway. The required email is kept so
-        # that email=None reads "Field may not be null." rather than "Missing data".
+        # that email=None reads "Field may not be null." rather than "Missing data"; and
+        # so is an unknown field, which is an error whatever its value.
         if not isinstance(data, Mapping):
             return data
-        email = self.key_of("email")
-        return {key: value for key, value in data.items() if value is not None or key == email}
+        optional = self._optional_keys
+        return {key: value for key, value in data.items() if value is not None or key not in optional}
+
+    @property
+    def _optional_keys(self) -> frozenset[str]:
+        keys = self._optional_keys_cache
+        if keys is None:
+            keys = frozenset(self.key_of(name) for name in self.load_fields if name != "email")
+            self._optional_keys_cache = keys
+        return keys
 
     @post_load
     def _drop_empty(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -47,9 +60,25 @@ class PayloadSchema(Schema):
 
 
 def require_object(payload: Any) -> Mapping[str, Any]:
-    """``payload`` if it is a mapping; otherwise a ValidationError under ``payload``."""
+    """``payload`` if it is a mapping within the limits; otherwise a ValidationError naming where.
+
+    The depth is checked before any field is read, without recursion; the size too.
+    """
     if not isinstance(payload, Mapping):
         raise ValidationError({"payload": [f"Must be a JSON object, not {_json_kind(payload)}."]})
+    deep = too_deep(payload, MAX_DEPTH)
+    if deep is not None:
+        raise ValidationError({deep: [f"Nested deeper than {MAX_DEPTH} levels (the limit)."]})
+    return check_size(payload)
+
+
+def check_size(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``payload`` if its JSON is at most MAX_PAYLOAD_BYTES; otherwise a ValidationError under ``payload``."""
+    size = json_size(payload)
+    if size > MAX_PAYLOAD_BYTES:
+        raise ValidationError(
+            {"payload": [f"The update is {size} bytes as JSON; at most {MAX_PAYLOAD_BYTES} bytes are accepted."]}
+        )
     return payload
 
 

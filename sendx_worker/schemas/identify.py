@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import ValidationError, validates_schema
 
 from ..settings import FLAVORS, Flavor
-from .base import PayloadSchema, require_object, schema_for
+from .base import PayloadSchema, check_size, require_object, schema_for
 from .casing import CamelCaseSchema, to_wire
 from .fields import Address, Birthday, CustomFields, TagList, Text
 
@@ -56,7 +56,7 @@ def identify_payload(flavor: Flavor = "v1", /, **kwargs: Any) -> dict[str, Any]:
 
     Raises ValidationError whose messages are keyed by the Python names.
     """
-    return to_wire(schema_for(_PYTHON_SIDE, flavor).load(kwargs))
+    return dict(check_size(to_wire(schema_for(_PYTHON_SIDE, flavor).load(kwargs))))
 
 
 def load_identify_wire(payload: Any, flavor: Flavor = "v1") -> dict[str, Any]:

@@ -10,15 +10,16 @@ from typing import Any
 from marshmallow import ValidationError
 
 from ..errors import ConfigurationError, InvalidPayload
+from ..limits import team_problem
 from ..masking import mask_email
 from ..schemas import describe_errors
 from ..settings import Flavor
 from ..stamps import StampError, parse_stamp
+from ..worker.guard import ALLOWED_KWARGS
 from .base import SendxTask, header
 from .operations import Operation
 
 __all__ = [
-    "ALLOWED_KWARGS",
     "FIRST_ATTEMPT_HEADER",
     "Attempt",
     "Progress",
@@ -30,7 +31,6 @@ __all__ = [
 
 # Carried on every retry so that the retry window counts from the first attempt.
 FIRST_ATTEMPT_HEADER = "sendx_first_attempt_at"
-ALLOWED_KWARGS = frozenset({"payload", "team", "occurred_at"})
 
 
 @dataclass
@@ -76,11 +76,18 @@ class Attempt:
 
 
 def check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The task's ``payload`` and ``team``, once every argument is known and well formed.
+
+    ``payload`` is required; ``team`` is a team name; ``occurred_at`` an ISO 8601 time
+    with an offset (:func:`~sendx_worker.stamps.parse_stamp`). Anything else is an
+    InvalidPayload naming the argument. (The payload itself is the schema's business.)
+    """
     if args:
         raise InvalidPayload(
-            "the task takes keyword arguments only (payload, team, occurred_at)", messages={"args": list(args)}
+            "the task takes keyword arguments only (payload, team, occurred_at)",
+            messages={"args": [f"{len(args)} positional argument(s) given."]},
         )
-    unknown = sorted(set(kwargs) - ALLOWED_KWARGS)
+    unknown = sorted(str(name) for name in set(kwargs) - ALLOWED_KWARGS)
     if unknown:
         raise InvalidPayload(
             f"unknown keyword argument(s): {', '.join(unknown)}", messages={k: ["Unknown argument."] for k in unknown}
@@ -88,13 +95,15 @@ def check_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[A
     if "payload" not in kwargs:
         raise InvalidPayload("missing keyword argument: payload", messages={"payload": ["Missing argument."]})
     team = kwargs.get("team")
-    if team is not None and not isinstance(team, str):
-        raise InvalidPayload("team must be a string", messages={"team": ["Not a valid string."]})
+    problem = None if team is None else team_problem(team)
+    if problem is not None:
+        raise InvalidPayload(f"team: {problem}", messages={"team": [problem]})
     occurred_at = kwargs.get("occurred_at")
-    if occurred_at is not None and not isinstance(occurred_at, str):
-        raise InvalidPayload(
-            "occurred_at must be an ISO 8601 string", messages={"occurred_at": ["Not a valid string."]}
-        )
+    if occurred_at is not None:
+        try:
+            parse_stamp(occurred_at)
+        except StampError as exc:
+            raise InvalidPayload(f"occurred_at: {exc}", messages={"occurred_at": [str(exc)]}) from None
     return kwargs["payload"], team
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from celery.exceptions import Reject
 
-from ..masking import mask_payload
+from ..masking import masked_repr
 from .attempt import FIRST_ATTEMPT_HEADER
 from .base import SendxTask, header
 
@@ -55,7 +55,7 @@ def defer(task: SendxTask, kwargs: dict[str, Any], *, countdown: int, headers: d
         retries=request.retries or 0,
         headers=more,
         argsrepr="()",
-        kwargsrepr=repr(mask_payload(kwargs)),
+        kwargsrepr=masked_repr(kwargs),
     )
     try:
         signature.apply_async()

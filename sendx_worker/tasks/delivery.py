@@ -17,7 +17,7 @@ from celery.utils.log import get_task_logger
 
 from ..logs import context
 from ..masking import mask_text
-from ..worker.deliveries import DeliveryCounter, delivery_key
+from ..worker.deliveries import DeliveryCounter, broker_delivery_count, delivery_key
 from .attempt import (
     FIRST_ATTEMPT_HEADER,
     Attempt,
@@ -65,7 +65,7 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
         # Counted where the broker cannot count for us; if even that store is
         # unreachable (Redis restarting), the message goes back rather than
         # failing the task, which Celery would acknowledge.
-        starts = counter.started(key) if counter else int(header(request, "x-delivery-count") or 0) + 1
+        starts = counter.started(key) if counter else _broker_count(request)
         if starts > task.settings.max_deliveries:
             error = f"the message was delivered {starts} times without finishing; it kills or stalls its worker"
             outcome = dead_letter(task, attempt, "poison", attempt.payload, error=error)
@@ -82,11 +82,18 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
         raise Reject(exc, requeue=True) from exc
     finally:
         task.observer.task_finished(operation.name, outcome)
-        # A message requeued after its call may have reached SendX keeps this start
-        # counted, so that its next delivery knows (earlier_unfinished) not to resend
-        # its increments. RabbitMQ counts the requeue itself (x-delivery-count).
-        if counter and not (outcome == "requeued" and progress.called_sendx):
+        # A requeued message keeps this start counted, as RabbitMQ counts a requeue in
+        # x-delivery-count: its next delivery knows (earlier_unfinished) not to resend
+        # its increments, and a message requeued over and over ends as poison instead
+        # of looping (one was requeued 668 times in 10 s when the count was forgotten).
+        if counter and outcome != "requeued":
             _forget_delivery(counter, key)
+
+
+def _broker_count(request: Any) -> int:
+    info = getattr(request, "delivery_info", None)
+    redelivered = info.get("redelivered") if isinstance(info, Mapping) else False
+    return broker_delivery_count(redelivered, header(request, "x-delivery-count"))
 
 
 def _forget_delivery(counter: DeliveryCounter, key: str) -> None:

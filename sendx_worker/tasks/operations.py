@@ -38,10 +38,17 @@ TRACK = Operation(
 
 
 def split_increments(payload: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Split an identify payload into (everything else, its ``++``/``--`` custom fields)."""
-    fields: Mapping[str, str] = payload.get("customFields") or {}
+    """Split an identify payload into (everything else, its ``++``/``--`` custom fields).
+
+    Total on any payload: it also runs on the failure path of a message that failed
+    validation, whose ``customFields`` may be anything.
+    """
+    found = payload.get("customFields")
+    fields: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     increments = {name: value for name, value in fields.items() if is_increment(value)}
     rest = dict(payload)
+    if not increments:
+        return rest, {}
     kept = {name: value for name, value in fields.items() if name not in increments}
     if kept:
         rest["customFields"] = kept

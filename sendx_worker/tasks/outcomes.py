@@ -17,7 +17,7 @@ from celery.utils.log import get_task_logger
 from ..deadletter import DeadLetterRecord, Reason, iso_utc, new_record_id
 from ..errors import ApiError, AuthError, ServerError
 from ..logs import context
-from ..masking import mask_payload, mask_text
+from ..masking import mask_text, masked_repr
 from ..retry import DeadLetter, countdown_for
 from ..retry import Retry as RetryDecision
 from ..worker.health import health
@@ -130,7 +130,7 @@ def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: Ap
             headers={FIRST_ATTEMPT_HEADER: attempt.first_at},
             # What Celery logs and shows in events for the retried task: no plain e-mail.
             argsrepr="()",
-            kwargsrepr=repr(mask_payload(kwargs)),
+            kwargsrepr=masked_repr(kwargs),
         )
     except Reject as failed:
         # Celery rejects *without* requeueing when it cannot publish the retry,

@@ -89,6 +89,6 @@ def describe_call(call: RecordedCall) -> str:
         parts.append(rest)
     if call.team is not None:
         parts.append(f"team={call.team!r}")
-    if "occurred_at" in call.kwargs:
-        parts.append(f"occurred_at={call.kwargs['occurred_at']!r}")
+    # occurred_at is left out: every call carries one (the moment of the call, unless the
+    # app gave its own), and it orders the calls; it would only be noise in a message.
     return f"{call.operation}({', '.join(parts)})"

@@ -9,11 +9,12 @@ itself, and on the embedded broker in files next to the queue.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["DeliveryCounter", "FileDeliveryCounter", "RedisDeliveryCounter", "delivery_key"]
+__all__ = ["DeliveryCounter", "FileDeliveryCounter", "RedisDeliveryCounter", "broker_delivery_count", "delivery_key"]
 
 # Counts are kept a week: far longer than any message stays unacknowledged.
 COUNT_TTL_S = 7 * 24 * 3600
@@ -22,6 +23,20 @@ COUNT_TTL_S = 7 * 24 * 3600
 def delivery_key(task_id: str, retries: int) -> str:
     """A key per delivery generation: a retry is a new message with the same task id."""
     return f"{task_id}.{retries}"
+
+
+def broker_delivery_count(redelivered: Any, header: Any) -> int:
+    """Which delivery of a message this is, by RabbitMQ's ``x-delivery-count`` header.
+
+    RabbitMQ sets the header only when it redelivers a message, and then overwrites
+    whatever the publisher put there; so on a first delivery (``redelivered`` false) a
+    header is the publisher's and means nothing: a forged ``x-delivery-count: 99`` must
+    not condemn a valid message. A redelivery is at least the second delivery.
+    """
+    if not redelivered:
+        return 1
+    count = header if isinstance(header, int) and not isinstance(header, bool) else 0
+    return max(count, 1) + 1
 
 
 class DeliveryCounter(Protocol):
@@ -59,12 +74,12 @@ class FileDeliveryCounter:
         folder.mkdir(parents=True, exist_ok=True)
 
     def started(self, key: str) -> int:
-        path = self._folder / key
+        path = self._path(key)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             raw = os.read(fd, 32)
-            count = int(raw or b"0") + 1
+            count = (int(raw) if raw.isdigit() else 0) + 1
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
             os.write(fd, str(count).encode())
@@ -74,4 +89,9 @@ class FileDeliveryCounter:
             os.close(fd)
 
     def finished(self, key: str) -> None:
-        (self._folder / key).unlink(missing_ok=True)
+        self._path(key).unlink(missing_ok=True)
+
+    def _path(self, key: str) -> Path:
+        # The key holds a task id, which the message's producer chose: hashed, no id
+        # can name a file outside the folder ("../x") or one too long for the system.
+        return self._folder / hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

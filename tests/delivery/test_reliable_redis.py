@@ -17,12 +17,12 @@ from sendx_worker import reliable_redis
 from sendx_worker.reliable_redis import (
     INFLIGHT_LIST_PREFIX,
     INFLIGHT_REGISTRY,
-    MALFORMED_LIST,
     Transport,
     inflight_list_key,
     owner_key,
     restore_orphans,
 )
+from sendx_worker.worker.envelope import UNREADABLE_CONTENT_TYPE, UNREADABLE_HEADER
 from tests.support.brokers import IsolatedBroker, redis_database
 from tests.support.take_and_die import EXIT_TOOK_ONE
 from tests.support.waiting import wait_for
@@ -165,15 +165,27 @@ def test_the_in_flight_list_of_a_live_owner_is_left_alone(broker: IsolatedBroker
     assert store.hlen(INFLIGHT_REGISTRY) == 0
 
 
-def test_an_item_that_is_not_a_message_is_set_aside_and_consuming_goes_on(
-    broker: IsolatedBroker, store: redis.Redis
+@pytest.mark.parametrize("item", [b"\x80 not json", b"5", b"[]", b'"text"', b"null", b'{"body": "x"}'])
+def test_an_item_that_is_not_a_message_arrives_wrapped_with_its_raw_bytes_and_consuming_goes_on(
+    broker: IsolatedBroker, store: redis.Redis, item: bytes
 ) -> None:
     publish(broker.url, {"n": 1})
-    store.rpush(QUEUE, b"\x80 not json")  # taken first: kombu pops from the right
-    with connect(broker.url) as connection:
-        assert consume(connection, 1) == [{"n": 1}]
-    assert store.lrange(MALFORMED_LIST, 0, -1) == [b"\x80 not json"]
+    store.rpush(QUEUE, item)  # taken first: kombu pops from the right
+    messages: list[Any] = []
+
+    def on_message(body: Any, message: Any) -> None:
+        messages.append(message)
+        message.ack()
+
+    with connect(broker.url) as connection, connection.Consumer(work_queue(), callbacks=[on_message]):
+        wait_for(lambda: _drain_once(connection) or len(messages) == 2, timeout=30, interval=0, what="both")
+    wrapped, good = messages
+    assert wrapped.content_type == UNREADABLE_CONTENT_TYPE
+    assert wrapped.body == item
+    assert wrapped.headers[UNREADABLE_HEADER].startswith(f"the item on queue {QUEUE!r} is ")
+    assert good.decode() == {"n": 1}
     assert inflight_items(store) == []
+    assert (store.llen(QUEUE), store.hlen("unacked")) == (0, 0)
 
 
 def test_basic_get_records_the_message_as_unacknowledged(broker: IsolatedBroker, store: redis.Redis) -> None:

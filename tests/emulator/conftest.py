@@ -19,7 +19,9 @@ OTHER_TEAM, OTHER_KEY = "team-2", "key-2"
 def no_emulator_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Fail a test during which the emulator logged an unexpected error (a bug of its own)."""
     yield
-    errors = [r for r in caplog.records if r.name.startswith("sendx_worker.emulator") and r.levelno >= logging.ERROR]
+    # At teardown caplog.records holds the teardown's records only: read the call's.
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    errors = [r for r in records if r.name.startswith("sendx_worker.emulator") and r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
 
 
