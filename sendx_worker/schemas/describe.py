@@ -9,6 +9,8 @@ __all__ = ["describe_errors"]
 
 # marshmallow's key for errors that belong to no single field.
 _SCHEMA_KEY = "_schema"
+# A field name longer than this (an unknown field can be named anything) is shown cut.
+_NAME_SHOWN = 80
 
 
 def describe_errors(messages: Mapping[str, Any] | list[Any]) -> str:
@@ -19,7 +21,7 @@ def describe_errors(messages: Mapping[str, Any] | list[Any]) -> str:
 def _flatten(messages: Any, path: str) -> Iterator[str]:
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            name = "" if key == _SCHEMA_KEY else str(key)
+            name = "" if key == _SCHEMA_KEY else _shown(str(key))
             yield from _flatten(value, ".".join(part for part in (path, name) if part))
     elif isinstance(messages, list | tuple):
         texts = [str(item) for item in messages if not isinstance(item, Mapping | list | tuple)]
@@ -30,6 +32,10 @@ def _flatten(messages: Any, path: str) -> Iterator[str]:
                 yield from _flatten(item, path)
     else:
         yield _line(path, str(messages))
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= _NAME_SHOWN else name[:_NAME_SHOWN] + "…"
 
 
 def _line(path: str, text: str) -> str:

@@ -22,15 +22,9 @@ from sendx_worker.deadletter.record import RECORD_HEADER
 from sendx_worker.topology import DEAD_LETTER_EXCHANGE, DEAD_LETTER_ROUTING_KEY
 from tests.cli.conftest import CliResult
 from tests.delivery.conftest import Stack
+from tests.support.shapes import nested
 
 ESCAPES = "\x1b[2J\x1b]0;owned\x07\x9b31m\r\x08\u202e"
-
-
-def nested(depth: int) -> Any:
-    value: Any = "leaf"
-    for _ in range(depth):
-        value = {"a": value}
-    return value
 
 
 def publish_raw(url: str, body: bytes, headers: dict[str, Any] | None, content_type: str = "application/json") -> None:

@@ -24,6 +24,7 @@ from sendx_worker.limits import (
 )
 from tests.delivery.hostile import Hostile, hostile_stack
 from tests.support.raw_messages import EMBED, IDENTIFY, TRACK, drop_broker_file, push_redis_item, task_message
+from tests.support.shapes import nested
 
 BROKERS = ["rabbitmq", "redis", "filesystem"]
 VALID = {"email": "someone@example.com"}
@@ -38,13 +39,6 @@ def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def on(kind: str) -> pytest.MarkDecorator:
     """Run a test on one broker only (its properties or transport are what the test is about)."""
     return pytest.mark.parametrize("hostile", [kind], indirect=True, scope="module")
-
-
-def nested(depth: int) -> Any:
-    value: Any = "leaf"
-    for _ in range(depth):
-        value = {"a": value}
-    return value
 
 
 # -- the message kills the worker process ----------------------------------------------

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sendx_worker.limits import MAX_DEPTH
 from tests.delivery.hostile import Hostile, hostile_stack
 from tests.support.raw_messages import EMBED, IDENTIFY, TRACK, RawMessage, task_message
+from tests.support.shapes import nested
 
 BROKERS = ["rabbitmq", "redis", "filesystem"]
 SENDX_TASKS = (IDENTIFY, TRACK)
@@ -53,13 +54,6 @@ JSON = st.recursive(
     max_leaves=8,
 )
 TRUTHY_NON_TEXT = HEADER_VALUES.filter(lambda v: v is not None and not isinstance(v, str))
-
-
-def nested(depth: int) -> Any:
-    value: Any = "leaf"
-    for _ in range(depth):
-        value = {"a": value}
-    return value
 
 
 def deep_body(depth: int) -> bytes:

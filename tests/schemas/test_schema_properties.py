@@ -19,6 +19,7 @@ from marshmallow import ValidationError
 from sendx_worker.limits import MAX_DEPTH, MAX_PAYLOAD_BYTES
 from sendx_worker.schemas import describe_errors, identify_payload, load_identify_wire, load_track_wire, track_payload
 from sendx_worker.schemas.fields import text_problem
+from tests.support.shapes import nested
 
 FLAVORS = ["v1", "rest"]
 
@@ -137,13 +138,6 @@ def test_track_arguments_are_refused_by_name_or_become_a_body_the_worker_accepts
 
 
 # -- the limits and unsendable text, by name ----------------------------------------------
-
-
-def nested(depth: int) -> Any:
-    value: Any = "leaf"
-    for _ in range(depth):
-        value = {"a": value}
-    return value
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH, 600, 100_000])
