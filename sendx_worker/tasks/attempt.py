@@ -52,6 +52,9 @@ class Attempt:
     team: str | None
     #: When the event happened, as it travels (``occurred_at``); None: not stamped yet.
     occurred_at: str | None = None
+    #: Deliveries of this message (and of the deferred copies it descends from) that
+    #: began and never finished before this one.
+    unfinished: int = 0
 
     def stamp(self) -> int | None:
         """The event's stamp, or None when the message carries none; InvalidPayload names a bad one."""

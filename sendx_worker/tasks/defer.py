@@ -23,19 +23,40 @@ from ..masking import masked_repr
 from .attempt import FIRST_ATTEMPT_HEADER
 from .base import SendxTask, header
 
-__all__ = ["DEFERRALS_HEADER", "defer"]
+__all__ = ["DEFERRALS_HEADER", "UNFINISHED_HEADER", "defer", "unfinished_before"]
 
 #: How many times this message was deferred, for logs and a person reading headers.
 DEFERRALS_HEADER = "sendx_deferrals"
+#: Deliveries that began and never finished before the deferral (they count toward poison).
+UNFINISHED_HEADER = "sendx_unfinished"
+#: No more is read from UNFINISHED_HEADER: far above any SENDX_MAX_DELIVERIES in use.
+MAX_UNFINISHED = 1000
 #: The headers of ours a deferred message keeps (the retry window counts from the first attempt).
 CARRIED_HEADERS = (FIRST_ATTEMPT_HEADER,)
 
 
-def defer(task: SendxTask, kwargs: dict[str, Any], *, countdown: int, headers: dict[str, Any] | None = None) -> None:
+def unfinished_before(request: Any) -> int:
+    """The unfinished deliveries a deferred message carries (0 for any other message)."""
+    value = header(request, UNFINISHED_HEADER)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_UNFINISHED:
+        return value
+    return 0
+
+
+def defer(
+    task: SendxTask,
+    kwargs: dict[str, Any],
+    *,
+    countdown: int,
+    unfinished: int = 0,
+    headers: dict[str, Any] | None = None,
+) -> None:
     """Publish the running task again with ``kwargs`` after ``countdown`` whole seconds (at least 1).
 
-    Raises ``Reject(requeue=True)`` when the publish fails, so that the message goes
-    back to the queue rather than being acknowledged and lost.
+    ``unfinished``: the deliveries before this one that began and never finished; the
+    copy carries them, so that they still count toward ``poison``. Raises
+    ``Reject(requeue=True)`` when the publish fails, so that the message goes back to
+    the queue rather than being acknowledged and lost.
     """
     request = task.request
     deferrals = header(request, DEFERRALS_HEADER)
@@ -45,6 +66,7 @@ def defer(task: SendxTask, kwargs: dict[str, Any], *, countdown: int, headers: d
     more = {
         **{name: value for name, value in carried.items() if value is not None},
         DEFERRALS_HEADER: (deferrals if isinstance(deferrals, int) else 0) + 1,
+        UNFINISHED_HEADER: min(max(unfinished, 0), MAX_UNFINISHED),
         **(headers or {}),
     }
     signature = task.signature_from_request(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from celery.exceptions import Reject, Retry
@@ -28,6 +29,7 @@ from .attempt import (
     validated,
 )
 from .base import SendxTask, header
+from .defer import unfinished_before
 from .operations import Operation
 from .ordered import attempt_in_order
 from .outcomes import dead_letter, failed_with, set_increments_aside
@@ -65,7 +67,11 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
         # Counted where the broker cannot count for us; if even that store is
         # unreachable (Redis restarting), the message goes back rather than
         # failing the task, which Celery would acknowledge.
-        starts = counter.started(key) if counter else _broker_count(request)
+        # A deferred message is a new message to the broker: it carries the count of
+        # the unfinished deliveries before it, or one that kills every worker after a
+        # deferral (its contact's lease held by the worker it killed) would never end.
+        starts = (counter.started(key) if counter else _broker_count(request)) + unfinished_before(request)
+        attempt = replace(attempt, unfinished=starts - 1)
         if starts > task.settings.max_deliveries:
             error = f"the message was delivered {starts} times without finishing; it kills or stalls its worker"
             outcome = dead_letter(task, attempt, "poison", attempt.payload, error=error)

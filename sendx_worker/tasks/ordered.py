@@ -58,12 +58,12 @@ def attempt_in_order(
         gate = task.ordering_gate()
         turn = gate.turn(attempt.team, event, stamped=stamp is not None)
     except Busy:
-        defer(task, task_kwargs(attempt, attempt.payload), countdown=BUSY_COUNTDOWN_S)
+        defer(task, task_kwargs(attempt, attempt.payload), countdown=BUSY_COUNTDOWN_S, unfinished=attempt.unfinished)
         logger.debug("contact busy; deferred", extra=context(**attempt.log_fields(outcome="deferred")))
         return "deferred"
     except StoreUnavailable as exc:
         countdown = store_outage.failed(exc, attempt)
-        defer(task, task_kwargs(attempt, attempt.payload), countdown=countdown)
+        defer(task, task_kwargs(attempt, attempt.payload), countdown=countdown, unfinished=attempt.unfinished)
         return "deferred"
     store_outage.succeeded()
     with turn:
@@ -80,7 +80,9 @@ def attempt_in_order(
             return decided.verdict
         if decided.verdict == "wait":
             turn.put_back()
-            defer(task, task_kwargs(attempt, attempt.payload), countdown=WAIT_COUNTDOWN_S)
+            defer(
+                task, task_kwargs(attempt, attempt.payload), countdown=WAIT_COUNTDOWN_S, unfinished=attempt.unfinished
+            )
             logger.info("waiting", extra=context(**attempt.log_fields(outcome="deferred", reason=decided.reason)))
             return "deferred"
         if decided.verdict == "conflict":
