@@ -33,15 +33,17 @@ from .common import (
     save_results,
     sendx_env,
 )
-from .drain import Drain, Stalled, spawn, steady_rate, wait_for_requests
+from .drain import Drain, Stalled, check_statuses, spawn, steady_rate, wait_for_requests
 from .queueing import fill, purge
-from .reference import start_reference
+from .reference import finish_reference, start_reference
 from .report import summarize, table
 from .workers import CONFIGS, WorkerSpec, config
 
 __all__ = ["main", "measure_reference", "measure_worker", "sitting", "summarize", "table"]
 
-REFERENCES = {"reference": 1, "reference-x2": 2}
+# name: (processes, client). "reference" is the hand-written 32-thread requests.Session
+# pool; "httpclient" the same pool on http.client, the floor of Python HTTP here.
+REFERENCES = {"reference": (1, "requests"), "reference-x2": (2, "requests"), "httpclient": (1, "http.client")}
 REFERENCE_THREADS = 32
 
 
@@ -61,6 +63,8 @@ def _record(drain: Drain, **fields: Any) -> dict[str, Any]:
         "seconds": drain.seconds,
         "tasks_per_s": drain.tasks_per_s,
         "cpu_ms_per_task": drain.cpu_ms_per_task,
+        "cpu_ms_per_task_with_startup": drain.cpu_ms_per_task_with_startup,
+        "startup_cpu_s": drain.startup_cpu_s,
         "peak_rss_mb": drain.peak_rss_mb,
         "statuses": drain.statuses,
         "rss_at": drain.rss_at,
@@ -93,6 +97,7 @@ def measure_worker(
             rss_checkpoints=rss_checkpoints,
         )
         emulator_cpu = emulator.cpu_seconds() - emulator_cpu
+        check_statuses(drain)
         steady = steady_rate(emulator.requests_log())
     except Stalled:
         workers.stop(timeout=5)  # a stalled worker's warm shutdown waits forever for its tasks
@@ -113,24 +118,23 @@ def measure_worker(
 
 
 def measure_reference(name: str, emulator: EmulatorProcess, count: int, log_dir: Path) -> dict[str, Any]:
-    """The same ``count`` bodies posted by ``requests.Session`` threads, no queue at all."""
-    processes = REFERENCES[name]
+    """The same ``count`` bodies posted by threads of ``requests.Session`` (or http.client), no queue at all."""
+    processes, client = REFERENCES[name]
     emulator.reset()
     load_before, emulator_cpu = load_average(), emulator.cpu_seconds()
     env = sendx_env(Broker("none", None, log_dir), emulator)
     tree = start_reference(
-        emulator.url, count, threads=REFERENCE_THREADS, processes=processes, env=env, log_dir=log_dir
+        emulator.url, count, threads=REFERENCE_THREADS, processes=processes, env=env, log_dir=log_dir, client=client
     )
     try:
         drain = wait_for_requests(emulator, count, tree, timeout=120 + count / 5)
         emulator_cpu = emulator.cpu_seconds() - emulator_cpu
-        for process in tree.processes:
-            if process.wait(timeout=60) != 0:
-                raise RuntimeError(f"the reference failed:\n{tree.log_tail()}")
+        check_statuses(drain)
+        finish_reference(tree)
         steady = steady_rate(emulator.requests_log())
     finally:
         tree.stop()
-    command = f"python -m bench.reference --threads {REFERENCE_THREADS} --count N"
+    command = f"python -m bench.reference --threads {REFERENCE_THREADS} --client {client} --count N"
     return _record(
         drain,
         config=name,
@@ -175,6 +179,8 @@ def sitting(
                         _echo(records[-1], echo)
                     for broker in opened.values():
                         for spec in specs:
+                            if spec.dramatiq and broker.kind == "filesystem":
+                                continue  # Dramatiq has no such broker: compared with Dramatiq on RabbitMQ
                             count = tasks_for(spec, latency, tasks, slow_cap_s)
                             try:
                                 record = measure_worker(spec, broker, emulator, count, log_dir)

@@ -50,14 +50,24 @@ class WorkerSpec:
     pinned_processes: bool = True
     notes: str = ""
     tags: tuple[str, ...] = field(default=())
+    # "celery", or "dramatiq" for the peer in bench.dramatiq_app.
+    framework: str = "celery"
 
     @property
     def naive(self) -> bool:
-        """True for the hand-written floor task (bench.naive_app)."""
-        return self.app != "sendx_worker"
+        """True for the hand-written Celery task (bench.naive_app)."""
+        return self.framework == "celery" and self.app != "sendx_worker"
+
+    @property
+    def dramatiq(self) -> bool:
+        """True for the Dramatiq peer (bench.dramatiq_app)."""
+        return self.framework == "dramatiq"
 
     def commands(self) -> list[list[str]]:
         """The command lines that start this configuration (one per process unless the CLI forks)."""
+        if self.dramatiq:  # Dramatiq's own CLI forks the processes, as a Dramatiq user runs it
+            command = [sys.executable, "-m", "dramatiq", self.app, "--processes", str(self.processes)]
+            return [[*command, "--threads", str(self.concurrency), "--queues", self.queue]]
         if self.cli:  # the CLI's own defaults, nothing added
             command = [sys.executable, "-m", "sendx_worker", "worker"]
             if self.pinned_processes:
@@ -80,7 +90,7 @@ class WorkerSpec:
         """The command as a person would type it (one process; ``xN`` for several)."""
         command = " ".join(self.commands()[0]).replace(sys.executable, "python")
         command = re.sub(r" -n bench0-\w+@%h", "", command)
-        if self.processes > 1 and not self.cli:
+        if self.processes > 1 and not self.cli and not self.dramatiq:
             command = f"{self.processes} x [{command}]"
         return command
 
@@ -149,6 +159,26 @@ NAIVE_THREADS = replace(
     NAIVE, name="naive-threads", pool=DEFAULT_POOL, concurrency=DEFAULT_CONCURRENCY, notes="naive task, threads pool"
 )
 
+
+def _dramatiq(threads: int, processes: int = 1) -> WorkerSpec:
+    """The peer: a Dramatiq actor with a ``requests.Session`` per thread, on Dramatiq's own broker."""
+    from .dramatiq_app import QUEUE
+
+    return WorkerSpec(
+        name=f"dramatiq-{threads}" + (f"x{processes}" if processes > 1 else ""),
+        pool="threads",
+        concurrency=threads,
+        processes=processes,
+        app="bench.dramatiq_app",
+        queue=QUEUE,
+        settings=(),
+        flags=(),
+        framework="dramatiq",
+        notes="Dramatiq actor, default middleware, per-thread requests.Session",
+        tags=("peer",),
+    )
+
+
 CONFIGS: dict[str, WorkerSpec] = {
     spec.name: spec
     for spec in [
@@ -157,6 +187,8 @@ CONFIGS: dict[str, WorkerSpec] = {
         default_worker(2),
         NAIVE,
         NAIVE_THREADS,
+        _dramatiq(64),
+        _dramatiq(64, 2),
         *(_threads(c) for c in (8, 16, 32, 64, 128)),
         *(_threads(c, 2) for c in (16, 32, 64)),
         *(_gevent(c) for c in (32, 64, 100, 128, 256)),
