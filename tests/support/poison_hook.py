@@ -15,13 +15,14 @@ from sendx_worker.client import SendxClient
 
 POISON_EMAIL = "poison@example.com"
 
-_identify = SendxClient.identify
+# The worker calls SendX through SendxClient.send.
+_send = SendxClient.send
 
 
-def _identify_or_die(self: SendxClient, payload: Mapping[str, Any]) -> Any:
-    if payload.get("email") == POISON_EMAIL:
+def _send_or_die(self: SendxClient, operation: Any, payload: Mapping[str, Any]) -> int:
+    if operation == "identify" and payload.get("email") == POISON_EMAIL:
         os._exit(70)
-    return _identify(self, payload)
+    return _send(self, operation, payload)
 
 
-SendxClient.identify = _identify_or_die  # type: ignore[method-assign]
+SendxClient.send = _send_or_die  # type: ignore[method-assign]
