@@ -73,7 +73,7 @@ def _processes(name: str) -> int:
     from .workers import config
 
     try:
-        return config(name).processes
+        return config(name.partition("@")[0]).processes
     except KeyError:  # a reference: reference-x2 is two processes
         return 2 if name.endswith("-x2") else 1
 

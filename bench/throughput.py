@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
+    REPO,
     Broker,
     EmulatorProcess,
     exit_on_sigterm,
@@ -86,7 +87,10 @@ def measure_worker(
     fill(spec, broker, count)
     emulator.reset()
     load_before, emulator_cpu = load_average(), emulator.cpu_seconds()
-    workers = spawn(spec.commands(), sendx_env(broker, emulator), log_dir, f"{spec.name}-{broker.kind}")
+    repo = spec.repo or REPO
+    workers = spawn(
+        spec.commands(), sendx_env(broker, emulator, repo=repo), log_dir, f"{spec.name}-{broker.kind}", cwd=repo
+    )
     try:
         drain = wait_for_requests(
             emulator,
@@ -159,13 +163,14 @@ def sitting(
     slow_cap_s: float = 25.0,
     echo: bool = True,
     keep_going: bool = True,
+    baseline: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Measure everything asked, round-robin, ``runs`` times; return one record per run.
 
     A worker run that stalls or crashes is recorded with its ``error`` and the sitting
     goes on (``keep_going=False``: it raises instead, as the smoke run wants).
     """
-    specs = [config(name) for name in configs]
+    specs = [config(name, baseline=baseline) for name in configs]
     records: list[dict[str, Any]] = []
     with ExitStack() as stack:
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sendx-bench-logs-")))
@@ -237,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--references", nargs="*", default=list(REFERENCES), choices=list(REFERENCES))
     parser.add_argument("--slow-cap-s", type=float, default=25.0, help="cap a slots-bound config's run to ~this long")
     parser.add_argument("--strict", action="store_true", help="stop at the first stalled or crashed run")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout: configurations NAME@baseline run its sendx_worker"
+    )
     parser.add_argument("--name", default="throughput", help="results file prefix (bench/results/NAME-*.json)")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -250,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         runs=args.runs,
         slow_cap_s=args.slow_cap_s,
         keep_going=not args.strict,
+        baseline=args.baseline,
     )
     rows = summarize(records)
     print(table(rows))

@@ -14,6 +14,7 @@ import re
 import sys
 import uuid
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from sendx_worker.celeryconf import WORKER_CONCURRENCY, WORKER_POOL
 from sendx_worker.cli.cpus import available_cpus
@@ -52,6 +53,8 @@ class WorkerSpec:
     tags: tuple[str, ...] = field(default=())
     # "celery", or "dramatiq" for the peer in bench.dramatiq_app.
     framework: str = "celery"
+    # Another checkout whose sendx_worker this configuration runs (NAME@baseline), or None: this one.
+    repo: Path | None = None
 
     @property
     def naive(self) -> bool:
@@ -223,8 +226,17 @@ CONFIGS: dict[str, WorkerSpec] = {
 }
 
 
-def config(name: str) -> WorkerSpec:
-    """The configuration called ``name``; ``threads-C[xP]``, ``gevent-C[xP]``, ``prefork-C`` are made on demand."""
+def config(name: str, *, baseline: Path | None = None) -> WorkerSpec:
+    """The configuration called ``name``; ``threads-C[xP]``, ``gevent-C[xP]``, ``prefork-C`` are made on demand.
+
+    ``NAME@baseline`` is NAME running the ``sendx_worker`` of the checkout ``baseline``
+    (``python -m bench throughput --baseline DIR``), for a before/after in one sitting.
+    """
+    base, at, label = name.partition("@")
+    if at:
+        if label != "baseline" or baseline is None:
+            raise KeyError(f"{name!r}: only NAME@baseline, with --baseline DIR")
+        return replace(config(base), name=name, repo=baseline.resolve(), tags=("variant",))
     if name in CONFIGS:
         return CONFIGS[name]
     match = re.fullmatch(r"(threads|gevent|prefork)-(\d+)(?:x(\d+))?", name)
