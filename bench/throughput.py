@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -163,14 +164,14 @@ def sitting(
     slow_cap_s: float = 25.0,
     echo: bool = True,
     keep_going: bool = True,
-    baseline: Path | None = None,
+    checkouts: Mapping[str, Path] | None = None,
 ) -> list[dict[str, Any]]:
     """Measure everything asked, round-robin, ``runs`` times; return one record per run.
 
     A worker run that stalls or crashes is recorded with its ``error`` and the sitting
     goes on (``keep_going=False``: it raises instead, as the smoke run wants).
     """
-    specs = [config(name, baseline=baseline) for name in configs]
+    specs = [config(name, checkouts=checkouts) for name in configs]
     records: list[dict[str, Any]] = []
     with ExitStack() as stack:
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sendx-bench-logs-")))
@@ -230,6 +231,13 @@ def _echo(record: dict[str, Any], echo: bool) -> None:
     )
 
 
+def _checkout(text: str) -> tuple[str, Path]:
+    label, equals, folder = text.partition("=")
+    if not equals or not label or not folder:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LABEL=DIR")
+    return label, Path(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the sitting asked for, print the table, save the JSON under bench/results/."""
     exit_on_sigterm()
@@ -243,8 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-cap-s", type=float, default=25.0, help="cap a slots-bound config's run to ~this long")
     parser.add_argument("--strict", action="store_true", help="stop at the first stalled or crashed run")
     parser.add_argument(
-        "--baseline", type=Path, help="another checkout: configurations NAME@baseline run its sendx_worker"
+        "--checkout",
+        action="append",
+        default=[],
+        type=_checkout,
+        metavar="LABEL=DIR",
+        help="another checkout of sendx-worker: configurations NAME@LABEL run its sendx_worker (repeatable)",
     )
+    parser.add_argument("--baseline", type=Path, metavar="DIR", help="the same as --checkout baseline=DIR")
     parser.add_argument("--name", default="throughput", help="results file prefix (bench/results/NAME-*.json)")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -258,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         runs=args.runs,
         slow_cap_s=args.slow_cap_s,
         keep_going=not args.strict,
-        baseline=args.baseline,
+        checkouts=dict(args.checkout) | ({"baseline": args.baseline} if args.baseline else {}),
     )
     rows = summarize(records)
     print(table(rows))

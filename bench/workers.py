@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class WorkerSpec:
     tags: tuple[str, ...] = field(default=())
     # "celery", or "dramatiq" for the peer in bench.dramatiq_app.
     framework: str = "celery"
-    # Another checkout whose sendx_worker this configuration runs (NAME@baseline), or None: this one.
+    # Another checkout whose sendx_worker this configuration runs (NAME@LABEL), or None: this one.
     repo: Path | None = None
 
     @property
@@ -211,6 +212,12 @@ CONFIGS: dict[str, WorkerSpec] = {
             settings=("--loglevel", "WARNING"),
         ),
         _variant(
+            default_worker(1),
+            "default-x1-warning",
+            "default-x1 without our per-task INFO line (what the line costs)",
+            settings=("--loglevel", "WARNING"),
+        ),
+        _variant(
             _threads(32),
             "threads-32-info",
             "threads-32 logging at INFO (three lines per task, as the CLI did before Celery's went to DEBUG)",
@@ -226,17 +233,17 @@ CONFIGS: dict[str, WorkerSpec] = {
 }
 
 
-def config(name: str, *, baseline: Path | None = None) -> WorkerSpec:
+def config(name: str, *, checkouts: Mapping[str, Path] | None = None) -> WorkerSpec:
     """The configuration called ``name``; ``threads-C[xP]``, ``gevent-C[xP]``, ``prefork-C`` are made on demand.
 
-    ``NAME@baseline`` is NAME running the ``sendx_worker`` of the checkout ``baseline``
-    (``python -m bench throughput --baseline DIR``), for a before/after in one sitting.
+    ``NAME@LABEL`` is NAME running the ``sendx_worker`` of the checkout ``checkouts[LABEL]``
+    (``python -m bench throughput --checkout LABEL=DIR``), for a before/after in one sitting.
     """
     base, at, label = name.partition("@")
     if at:
-        if label != "baseline" or baseline is None:
-            raise KeyError(f"{name!r}: only NAME@baseline, with --baseline DIR")
-        return replace(config(base), name=name, repo=baseline.resolve(), tags=("variant",))
+        if label not in (checkouts or {}):
+            raise KeyError(f"{name!r}: no checkout {label!r}; give it with --checkout {label}=DIR")
+        return replace(config(base), name=name, repo=Path((checkouts or {})[label]).resolve(), tags=("variant",))
     if name in CONFIGS:
         return CONFIGS[name]
     match = re.fullmatch(r"(threads|gevent|prefork)-(\d+)(?:x(\d+))?", name)

@@ -7,12 +7,14 @@ the context in ``extra={"sendx": {...}}``; only entry points install
 A worker logs one line per task from up to 64 threads. Each written and flushed by
 its own thread, the lines queued up on the handler's lock while one of them was in
 the ``write`` (most of a line's cost, docs/BENCHMARKS.md); so in the worker
-(``batched=True``) a thread only formats its line and adds it to a batch, which is
-written out every :data:`FLUSH_S` (at once for a WARNING or worse).
+(``batched=True``) a thread only formats its line and appends it to a batch, taking no
+lock, and the batch is written out every :data:`FLUSH_S` (at once for a WARNING or worse).
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import logging
 import os
@@ -116,7 +118,9 @@ class _BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self._lines: list[str] = []
+        # Appended to by the logging threads without a lock (deque.append is atomic),
+        # emptied from the left by the one writing under the handler's lock.
+        self._lines: collections.deque[str] = collections.deque()
         self._stopped = threading.Event()
         self._start_writer()
         os.register_at_fork(before=self.flush, after_in_child=self._after_fork)
@@ -129,15 +133,17 @@ class _BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return False
-        with self.lock:  # type: ignore[union-attr]
-            self._lines.append(line)
+        self._lines.append(line)
         if record.levelno >= logging.WARNING:
             self.flush()
         return True
 
     def flush(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            lines, self._lines = self._lines, []
+        with self.lock:  # type: ignore[union-attr]  # one writer at a time: batches stay in order
+            lines, take = [], self._lines.popleft
+            with contextlib.suppress(IndexError):
+                while True:
+                    lines.append(take())
             if lines:
                 self.stream.write("\n".join(lines) + "\n")
             super().flush()
