@@ -125,14 +125,6 @@ class SendxClient:
         status, _body, elapsed = self._call("track", payload)
         return TrackResult(status=status, elapsed_s=elapsed)
 
-    def send(self, operation: Operation, payload: Mapping[str, Any]) -> int:
-        """One ``operation`` call, as :meth:`identify` or :meth:`track`, returning only the HTTP status.
-
-        For a caller that wants to know it was delivered and nothing more (the worker):
-        the contact in the answer is not parsed.
-        """
-        return self._call(operation, payload)[0]
-
     def close(self) -> None:
         """Close the connections; the client stays usable and reconnects on the next call."""
         self._sessions.close()

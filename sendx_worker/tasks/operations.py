@@ -27,13 +27,13 @@ IDENTIFY = Operation(
     name="identify",
     task_name="sendx.identify_contact",
     load=lambda payload, flavor: load_identify_wire(payload, flavor),
-    send=lambda client, payload: client.send("identify", payload),
+    send=lambda client, payload: client.identify(payload),
 )
 TRACK = Operation(
     name="track",
     task_name="sendx.track_tags",
     load=lambda payload, flavor: load_track_wire(payload, flavor),
-    send=lambda client, payload: client.send("track", payload),
+    send=lambda client, payload: client.track(payload),
 )
 
 

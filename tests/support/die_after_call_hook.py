@@ -16,17 +16,16 @@ from sendx_worker.client import SendxClient
 
 DIES_AFTER_CALL_EMAIL = "twice@example.com"
 
-# The worker calls SendX through SendxClient.send.
-_send = SendxClient.send
+_identify = SendxClient.identify
 
 
-def _send_then_die_once(self: SendxClient, operation: Any, payload: Mapping[str, Any]) -> int:
-    status = _send(self, operation, payload)
+def _identify_then_die_once(self: SendxClient, payload: Mapping[str, Any]) -> Any:
+    result = _identify(self, payload)
     marker = Path(os.environ["SENDX_DATA_DIR"]) / "died-after-call"
-    if operation == "identify" and payload.get("email") == DIES_AFTER_CALL_EMAIL and not marker.exists():
+    if payload.get("email") == DIES_AFTER_CALL_EMAIL and not marker.exists():
         marker.touch()
         os._exit(70)
-    return status
+    return result
 
 
-SendxClient.send = _send_then_die_once  # type: ignore[method-assign]
+SendxClient.identify = _identify_then_die_once  # type: ignore[method-assign]

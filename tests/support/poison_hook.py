@@ -15,14 +15,13 @@ from sendx_worker.client import SendxClient
 
 POISON_EMAIL = "poison@example.com"
 
-# The worker calls SendX through SendxClient.send.
-_send = SendxClient.send
+_identify = SendxClient.identify
 
 
-def _send_or_die(self: SendxClient, operation: Any, payload: Mapping[str, Any]) -> int:
-    if operation == "identify" and payload.get("email") == POISON_EMAIL:
+def _identify_or_die(self: SendxClient, payload: Mapping[str, Any]) -> Any:
+    if payload.get("email") == POISON_EMAIL:
         os._exit(70)
-    return _send(self, operation, payload)
+    return _identify(self, payload)
 
 
-SendxClient.send = _send_or_die  # type: ignore[method-assign]
+SendxClient.identify = _identify_or_die  # type: ignore[method-assign]
