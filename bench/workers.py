@@ -213,6 +213,12 @@ CONFIGS: dict[str, WorkerSpec] = {
         ),
         _variant(
             default_worker(1),
+            "default-x1-prefetch2",
+            "default-x1 with two messages prefetched per thread (Dramatiq's default)",
+            settings=("--prefetch-multiplier", "2"),
+        ),
+        _variant(
+            default_worker(1),
             "default-x1-warning",
             "default-x1 without our per-task INFO line (what the line costs)",
             settings=("--loglevel", "WARNING"),
