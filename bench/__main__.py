@@ -57,9 +57,10 @@ def smoke(argv: list[str] | None = None) -> int:
             # Each broker once, with the reference.
             ("throughput", ["--tasks", "200", "--runs", "1", "--brokers", "rabbitmq", "redis", "filesystem",
                             "--configs", "default", "--references", "reference", "--strict", "--name", run]),
-            # The other kinds of worker, once each, on RabbitMQ.
-            ("throughput", ["--tasks", "200", "--runs", "1", "--configs", "naive", "default-x2", "gevent-64",
-                            "prefork-4", "--references", "reference", "--strict", "--name", run]),
+            # The other kinds of worker, and the peers, once each on RabbitMQ.
+            ("throughput", ["--tasks", "200", "--runs", "1", "--configs", "naive", "naive-threads", "default-x2",
+                            "gevent-64", "prefork-4", "dramatiq-64", "--references", "reference", "httpclient",
+                            "--strict", "--name", run]),
             ("enqueue", ["--calls", "200", "--runs", "1", "--name", "smoke-enqueue"]),
             ("large", ["--calls", "3", "--runs", "1", "--no-old", "--name", "smoke-large"]),
             ("memory", ["--tasks", "300", "--runs", "1", "--name", "smoke-memory"]),

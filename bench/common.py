@@ -186,12 +186,15 @@ class EmulatorProcess:
         self.close()
 
 
-def sendx_env(broker: Broker, emulator: EmulatorProcess) -> dict[str, str]:
-    """A clean environment for a worker: our broker, the emulator, the bench credentials."""
+def sendx_env(broker: Broker, emulator: EmulatorProcess, *, repo: Path = REPO) -> dict[str, str]:
+    """A clean environment for a worker: our broker, the emulator, the bench credentials.
+
+    ``repo``: the checkout whose ``sendx_worker`` the worker runs (another one: a baseline).
+    """
     env = {name: value for name, value in os.environ.items() if not name.startswith(("SENDX_", "CELERY_"))}
     env.update(broker.env())
     env.update(SENDX_API_KEY=KEY, SENDX_TEAM_ID=TEAM, SENDX_BASE_URL=emulator.base_url)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
     return env
 
 

@@ -2,6 +2,11 @@
 
 tasks/s is measured at the emulator, from its first request to its last; the process
 tree of the worker (or the reference) is sampled meanwhile with psutil.
+
+CPU time is the user + system time of the whole tree: every process we started and all
+their descendants (the parent of ``--processes N``, Dramatiq's parent, prefork children),
+each thread included. A member that exits during the drain keeps the CPU time it was last
+seen with, so that a process replaced or finished early is not subtracted from the sum.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from .common import REPO, RESULTS, EmulatorProcess
 
-__all__ = ["Drain", "ProcessTree", "Stalled", "spawn", "steady_rate", "wait_for_requests"]
+__all__ = ["Drain", "ProcessTree", "Stalled", "check_statuses", "spawn", "steady_rate", "wait_for_requests"]
 
 
 @dataclass
@@ -28,6 +33,8 @@ class ProcessTree:
 
     processes: list[subprocess.Popen[Any]]
     logs: list[Path] = field(default_factory=list)
+    # Last CPU seconds seen per member, keyed by (pid, create_time): pids are reused.
+    _cpu_seen: dict[tuple[int, float], float] = field(default_factory=dict, repr=False)
 
     def _members(self) -> list[Any]:
         import psutil
@@ -42,15 +49,14 @@ class ProcessTree:
         return members
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of every live member."""
+        """User + system CPU time of every member so far, those that have exited included."""
         import psutil
 
-        total = 0.0
         for member in self._members():
             with contextlib.suppress(psutil.Error):  # a child that exited between listing and asking
                 times = member.cpu_times()
-                total += times.user + times.system
-        return total
+                self._cpu_seen[(member.pid, member.create_time())] = times.user + times.system
+        return sum(self._cpu_seen.values())
 
     def rss_bytes(self) -> int:
         """Summed RSS of every live member (prefork children share pages, so this over-counts)."""
@@ -101,14 +107,16 @@ class ProcessTree:
                 process.wait()
 
 
-def spawn(commands: Sequence[Sequence[str]], env: Mapping[str, str], log_dir: Path, name: str) -> ProcessTree:
-    """Start each command at once, stdout and stderr into ``log_dir/name-N.log``."""
+def spawn(
+    commands: Sequence[Sequence[str]], env: Mapping[str, str], log_dir: Path, name: str, *, cwd: Path = REPO
+) -> ProcessTree:
+    """Start each command at once (in ``cwd``), stdout and stderr into ``log_dir/name-N.log``."""
     processes, logs = [], []
     for number, command in enumerate(commands):
         path = log_dir / f"{name}-{number}.log"
         with path.open("wb") as sink:
             processes.append(
-                subprocess.Popen(list(command), env=dict(env), cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
+                subprocess.Popen(list(command), env=dict(env), cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
             )
         logs.append(path)
     return ProcessTree(processes, logs)
@@ -124,6 +132,9 @@ class Drain:
     cpu_ms_per_task: float | None
     peak_rss_mb: float | None
     statuses: dict[str, int]
+    # CPU over the whole life up to the last request, start-up included, per request.
+    cpu_ms_per_task_with_startup: float | None = None
+    startup_cpu_s: float | None = None
     rss_at: dict[int, float] = field(default_factory=dict)
     threads_at: dict[int, int] = field(default_factory=dict)
 
@@ -141,11 +152,16 @@ def wait_for_requests(
     interval: float = 0.2,
     rss_checkpoints: Iterable[int] = (),
     stall_s: float = 20.0,
+    warmup: float = 0.1,
 ) -> Drain:
     """Poll the emulator until it has seen ``count`` requests; sample the tree meanwhile.
 
-    tasks/s is measured from the emulator's first to its last request. The tree's CPU
-    time is taken from the first poll that sees a request, so start-up is not counted.
+    tasks/s is measured from the emulator's first to its last request. CPU per task is
+    the tree's CPU time from the first poll that has seen ``warmup`` of the requests to
+    the poll that sees the last, divided by the requests in between: start-up is not
+    counted, nor the second process of ``--processes 2`` still starting while the first
+    already works. ``cpu_ms_per_task_with_startup`` is the whole life's CPU up to the
+    last request over all the requests, as measured from outside with ``time``.
     ``rss_checkpoints``: request counts at which to record the tree's RSS (MB) and its
     number of OS threads. Raises
     :class:`Stalled` when requests stop arriving for ``stall_s`` after the first one
@@ -154,6 +170,7 @@ def wait_for_requests(
     deadline = time.monotonic() + timeout
     checkpoints = sorted(rss_checkpoints)
     cpu_start: tuple[int, float] | None = None
+    cpu_at_first: float | None = None  # the tree's CPU when the first request is seen: its start-up
     peak = 0
     rss_at: dict[int, float] = {}
     threads_at: dict[int, int] = {}
@@ -173,7 +190,9 @@ def wait_for_requests(
                 checkpoint = checkpoints.pop(0)
                 rss_at[checkpoint] = round(rss / 2**20, 1)
                 threads_at[checkpoint] = tree.thread_count()
-            if cpu_start is None and seen > 0:
+            if cpu_at_first is None and seen > 0:
+                cpu_at_first = tree.cpu_seconds()
+            if cpu_start is None and seen > 0 and seen >= warmup * count:
                 cpu_start = (seen, tree.cpu_seconds())
         if seen >= count:
             break
@@ -183,20 +202,31 @@ def wait_for_requests(
             detail = f"\n{tree.log_tail()}" if tree is not None else ""
             raise RuntimeError(f"timed out after {timeout:.0f} s with {seen} of {count} requests{detail}")
         time.sleep(interval)
-    cpu_ms = None
+    cpu_ms = cpu_ms_all = None
     if tree is not None and cpu_start is not None and seen > cpu_start[0]:
-        cpu_ms = round((tree.cpu_seconds() - cpu_start[1]) * 1000 / (seen - cpu_start[0]), 3)
+        cpu_end = tree.cpu_seconds()
+        cpu_ms = round((cpu_end - cpu_start[1]) * 1000 / (seen - cpu_start[0]), 3)
+        cpu_ms_all = round(cpu_end * 1000 / seen, 3)
     span = float(stats["last_at"]) - float(stats["first_at"])
     return Drain(
         count=seen,
         seconds=round(span, 3),
         tasks_per_s=round((seen - 1) / span, 1) if span > 0 else float("nan"),
         cpu_ms_per_task=cpu_ms,
+        cpu_ms_per_task_with_startup=cpu_ms_all,
+        startup_cpu_s=round(cpu_at_first, 3) if cpu_at_first is not None else None,
         peak_rss_mb=round(peak / 2**20, 1) if tree is not None else None,
         statuses=dict(stats["by_status"]),
         rss_at=rss_at,
         threads_at=threads_at,
     )
+
+
+def check_statuses(drain: Drain) -> None:
+    """Raise unless every request was answered 200: a run of 401s is a broken set-up, not a figure."""
+    others = {status: n for status, n in drain.statuses.items() if status != "200"}
+    if others:
+        raise RuntimeError(f"{sum(others.values())} of {drain.count} requests were not answered 200: {others}")
 
 
 def _dump_stacks(tree: ProcessTree) -> str:

@@ -47,6 +47,8 @@ __all__ = ["main", "measure"]
 
 
 def _enqueuer(spec: WorkerSpec, broker: Broker, emulator: EmulatorProcess) -> tuple[Celery, Callable[[str], object]]:
+    if spec.dramatiq:
+        raise ValueError("the latency benchmark has no Dramatiq producer; measure Dramatiq with throughput")
     if spec.naive:
         naive = naive_producer_app(broker)
         return naive, lambda email: naive.send_task(naive_app.TASK, kwargs={"payload": identify_body(0, email=email)})

@@ -60,7 +60,7 @@ def _points(paths: Iterable[Path], broker: str) -> tuple[dict[float, dict[str, l
                 spec = config(row["config"])
             except KeyError:
                 continue
-            plain = not spec.naive and "variant" not in spec.tags and "default" not in spec.tags
+            plain = spec.framework == "celery" and not spec.naive and not {"variant", "default"} & set(spec.tags)
             for label, (pool, processes) in _LINES.items():
                 if spec.pool == pool and spec.processes == processes and plain:
                     lines.setdefault(latency, {}).setdefault(label, []).append((spec.concurrency, ratio, sitting))

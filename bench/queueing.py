@@ -9,7 +9,7 @@ from celery import Celery
 
 from sendx_worker import Settings, create_app
 
-from . import naive_app
+from . import dramatiq_app, naive_app
 from .common import KEY, TEAM, Broker, identify_body
 from .workers import WorkerSpec
 
@@ -43,6 +43,9 @@ def fill(spec: WorkerSpec, broker: Broker, count: int, *, first: int = 0) -> Non
     Filling is set-up, not what is measured: sendx-worker's queue is filled without
     publisher confirms (the worker publishes its own retries with them).
     """
+    if spec.dramatiq:
+        _fill_dramatiq(broker, count, first)
+        return
     if spec.naive:
         app = naive_producer_app(broker)
         name = naive_app.TASK
@@ -57,14 +60,36 @@ def fill(spec: WorkerSpec, broker: Broker, count: int, *, first: int = 0) -> Non
         with app.producer_or_acquire() as producer:
             for number in range(first, first + count):
                 app.send_task(name, kwargs={"payload": identify_body(number)}, producer=producer)
-        # Unconfirmed publishes may still be on their way into the queue.
-        deadline = time.monotonic() + 30
-        while (depth := queue_depth(app, spec.queue)) < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"filled {count} tasks but the queue {spec.queue!r} holds {depth}")
-            time.sleep(0.1)
+        _wait_for_depth(app, spec.queue, count)
     finally:
         app.close()
+
+
+def _wait_for_depth(app: Celery, queue: str, count: int) -> None:
+    # Unconfirmed publishes may still be on their way into the queue.
+    deadline = time.monotonic() + 30
+    while (depth := queue_depth(app, queue)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"filled {count} messages but the queue {queue!r} holds {depth}")
+        time.sleep(0.1)
+
+
+def _fill_dramatiq(broker: Broker, count: int, first: int) -> None:
+    if broker.url is None:
+        raise ValueError("Dramatiq needs RabbitMQ or Redis, not the embedded broker")
+    peer = dramatiq_app.make_broker(broker.url)
+    try:
+        dramatiq_app.declare(peer)
+        for number in range(first, first + count):
+            peer.enqueue(dramatiq_app.message_for(identify_body(number)))
+    finally:
+        peer.close()
+    if broker.kind == "rabbitmq":  # Redis's enqueue is synchronous; RabbitMQ's publishes are not confirmed
+        app = naive_producer_app(broker)  # any app on the vhost can ask the queue's depth
+        try:
+            _wait_for_depth(app, dramatiq_app.QUEUE, count)
+        finally:
+            app.close()
 
 
 def declare_sendx_queue(app: Celery) -> None:
@@ -83,6 +108,15 @@ def queue_depth(app: Celery, queue: str) -> int:
 
 def purge(spec: WorkerSpec, broker: Broker) -> None:
     """Empty ``spec``'s queue (what a failed run may have left behind)."""
+    if spec.dramatiq:
+        if broker.url is not None:
+            peer = dramatiq_app.make_broker(broker.url)
+            try:
+                dramatiq_app.declare(peer)
+                peer.flush(dramatiq_app.QUEUE)
+            finally:
+                peer.close()
+        return
     app = naive_producer_app(broker) if spec.naive else sendx_app(broker)
     try:
         if not spec.naive:

@@ -20,11 +20,13 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from .common import (
+    REPO,
     Broker,
     EmulatorProcess,
     exit_on_sigterm,
@@ -33,15 +35,17 @@ from .common import (
     save_results,
     sendx_env,
 )
-from .drain import Drain, Stalled, spawn, steady_rate, wait_for_requests
+from .drain import Drain, Stalled, check_statuses, spawn, steady_rate, wait_for_requests
 from .queueing import fill, purge
-from .reference import start_reference
+from .reference import finish_reference, start_reference
 from .report import summarize, table
 from .workers import CONFIGS, WorkerSpec, config
 
 __all__ = ["main", "measure_reference", "measure_worker", "sitting", "summarize", "table"]
 
-REFERENCES = {"reference": 1, "reference-x2": 2}
+# name: (processes, client). "reference" is the hand-written 32-thread requests.Session
+# pool; "httpclient" the same pool on http.client, the floor of Python HTTP here.
+REFERENCES = {"reference": (1, "requests"), "reference-x2": (2, "requests"), "httpclient": (1, "http.client")}
 REFERENCE_THREADS = 32
 
 
@@ -61,6 +65,8 @@ def _record(drain: Drain, **fields: Any) -> dict[str, Any]:
         "seconds": drain.seconds,
         "tasks_per_s": drain.tasks_per_s,
         "cpu_ms_per_task": drain.cpu_ms_per_task,
+        "cpu_ms_per_task_with_startup": drain.cpu_ms_per_task_with_startup,
+        "startup_cpu_s": drain.startup_cpu_s,
         "peak_rss_mb": drain.peak_rss_mb,
         "statuses": drain.statuses,
         "rss_at": drain.rss_at,
@@ -82,7 +88,10 @@ def measure_worker(
     fill(spec, broker, count)
     emulator.reset()
     load_before, emulator_cpu = load_average(), emulator.cpu_seconds()
-    workers = spawn(spec.commands(), sendx_env(broker, emulator), log_dir, f"{spec.name}-{broker.kind}")
+    repo = spec.repo or REPO
+    workers = spawn(
+        spec.commands(), sendx_env(broker, emulator, repo=repo), log_dir, f"{spec.name}-{broker.kind}", cwd=repo
+    )
     try:
         drain = wait_for_requests(
             emulator,
@@ -93,6 +102,7 @@ def measure_worker(
             rss_checkpoints=rss_checkpoints,
         )
         emulator_cpu = emulator.cpu_seconds() - emulator_cpu
+        check_statuses(drain)
         steady = steady_rate(emulator.requests_log())
     except Stalled:
         workers.stop(timeout=5)  # a stalled worker's warm shutdown waits forever for its tasks
@@ -113,24 +123,23 @@ def measure_worker(
 
 
 def measure_reference(name: str, emulator: EmulatorProcess, count: int, log_dir: Path) -> dict[str, Any]:
-    """The same ``count`` bodies posted by ``requests.Session`` threads, no queue at all."""
-    processes = REFERENCES[name]
+    """The same ``count`` bodies posted by threads of ``requests.Session`` (or http.client), no queue at all."""
+    processes, client = REFERENCES[name]
     emulator.reset()
     load_before, emulator_cpu = load_average(), emulator.cpu_seconds()
     env = sendx_env(Broker("none", None, log_dir), emulator)
     tree = start_reference(
-        emulator.url, count, threads=REFERENCE_THREADS, processes=processes, env=env, log_dir=log_dir
+        emulator.url, count, threads=REFERENCE_THREADS, processes=processes, env=env, log_dir=log_dir, client=client
     )
     try:
         drain = wait_for_requests(emulator, count, tree, timeout=120 + count / 5)
         emulator_cpu = emulator.cpu_seconds() - emulator_cpu
-        for process in tree.processes:
-            if process.wait(timeout=60) != 0:
-                raise RuntimeError(f"the reference failed:\n{tree.log_tail()}")
+        check_statuses(drain)
+        finish_reference(tree)
         steady = steady_rate(emulator.requests_log())
     finally:
         tree.stop()
-    command = f"python -m bench.reference --threads {REFERENCE_THREADS} --count N"
+    command = f"python -m bench.reference --threads {REFERENCE_THREADS} --client {client} --count N"
     return _record(
         drain,
         config=name,
@@ -155,13 +164,14 @@ def sitting(
     slow_cap_s: float = 25.0,
     echo: bool = True,
     keep_going: bool = True,
+    checkouts: Mapping[str, Path] | None = None,
 ) -> list[dict[str, Any]]:
     """Measure everything asked, round-robin, ``runs`` times; return one record per run.
 
     A worker run that stalls or crashes is recorded with its ``error`` and the sitting
     goes on (``keep_going=False``: it raises instead, as the smoke run wants).
     """
-    specs = [config(name) for name in configs]
+    specs = [config(name, checkouts=checkouts) for name in configs]
     records: list[dict[str, Any]] = []
     with ExitStack() as stack:
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sendx-bench-logs-")))
@@ -175,6 +185,8 @@ def sitting(
                         _echo(records[-1], echo)
                     for broker in opened.values():
                         for spec in specs:
+                            if spec.dramatiq and broker.kind == "filesystem":
+                                continue  # Dramatiq has no such broker: compared with Dramatiq on RabbitMQ
                             count = tasks_for(spec, latency, tasks, slow_cap_s)
                             try:
                                 record = measure_worker(spec, broker, emulator, count, log_dir)
@@ -219,6 +231,13 @@ def _echo(record: dict[str, Any], echo: bool) -> None:
     )
 
 
+def _checkout(text: str) -> tuple[str, Path]:
+    label, equals, folder = text.partition("=")
+    if not equals or not label or not folder:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LABEL=DIR")
+    return label, Path(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the sitting asked for, print the table, save the JSON under bench/results/."""
     exit_on_sigterm()
@@ -231,6 +250,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--references", nargs="*", default=list(REFERENCES), choices=list(REFERENCES))
     parser.add_argument("--slow-cap-s", type=float, default=25.0, help="cap a slots-bound config's run to ~this long")
     parser.add_argument("--strict", action="store_true", help="stop at the first stalled or crashed run")
+    parser.add_argument(
+        "--checkout",
+        action="append",
+        default=[],
+        type=_checkout,
+        metavar="LABEL=DIR",
+        help="another checkout of sendx-worker: configurations NAME@LABEL run its sendx_worker (repeatable)",
+    )
+    parser.add_argument("--baseline", type=Path, metavar="DIR", help="the same as --checkout baseline=DIR")
     parser.add_argument("--name", default="throughput", help="results file prefix (bench/results/NAME-*.json)")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -244,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         runs=args.runs,
         slow_cap_s=args.slow_cap_s,
         keep_going=not args.strict,
+        checkouts=dict(args.checkout) | ({"baseline": args.baseline} if args.baseline else {}),
     )
     rows = summarize(records)
     print(table(rows))

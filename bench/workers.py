@@ -13,7 +13,9 @@ import os
 import re
 import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from sendx_worker.celeryconf import WORKER_CONCURRENCY, WORKER_POOL
 from sendx_worker.cli.cpus import available_cpus
@@ -50,14 +52,26 @@ class WorkerSpec:
     pinned_processes: bool = True
     notes: str = ""
     tags: tuple[str, ...] = field(default=())
+    # "celery", or "dramatiq" for the peer in bench.dramatiq_app.
+    framework: str = "celery"
+    # Another checkout whose sendx_worker this configuration runs (NAME@LABEL), or None: this one.
+    repo: Path | None = None
 
     @property
     def naive(self) -> bool:
-        """True for the hand-written floor task (bench.naive_app)."""
-        return self.app != "sendx_worker"
+        """True for the hand-written Celery task (bench.naive_app)."""
+        return self.framework == "celery" and self.app != "sendx_worker"
+
+    @property
+    def dramatiq(self) -> bool:
+        """True for the Dramatiq peer (bench.dramatiq_app)."""
+        return self.framework == "dramatiq"
 
     def commands(self) -> list[list[str]]:
         """The command lines that start this configuration (one per process unless the CLI forks)."""
+        if self.dramatiq:  # Dramatiq's own CLI forks the processes, as a Dramatiq user runs it
+            command = [sys.executable, "-m", "dramatiq", self.app, "--processes", str(self.processes)]
+            return [[*command, "--threads", str(self.concurrency), "--queues", self.queue]]
         if self.cli:  # the CLI's own defaults, nothing added
             command = [sys.executable, "-m", "sendx_worker", "worker"]
             if self.pinned_processes:
@@ -80,7 +94,7 @@ class WorkerSpec:
         """The command as a person would type it (one process; ``xN`` for several)."""
         command = " ".join(self.commands()[0]).replace(sys.executable, "python")
         command = re.sub(r" -n bench0-\w+@%h", "", command)
-        if self.processes > 1 and not self.cli:
+        if self.processes > 1 and not self.cli and not self.dramatiq:
             command = f"{self.processes} x [{command}]"
         return command
 
@@ -149,6 +163,26 @@ NAIVE_THREADS = replace(
     NAIVE, name="naive-threads", pool=DEFAULT_POOL, concurrency=DEFAULT_CONCURRENCY, notes="naive task, threads pool"
 )
 
+
+def _dramatiq(threads: int, processes: int = 1) -> WorkerSpec:
+    """The peer: a Dramatiq actor with a ``requests.Session`` per thread, on Dramatiq's own broker."""
+    from .dramatiq_app import QUEUE
+
+    return WorkerSpec(
+        name=f"dramatiq-{threads}" + (f"x{processes}" if processes > 1 else ""),
+        pool="threads",
+        concurrency=threads,
+        processes=processes,
+        app="bench.dramatiq_app",
+        queue=QUEUE,
+        settings=(),
+        flags=(),
+        framework="dramatiq",
+        notes="Dramatiq actor, default middleware, per-thread requests.Session",
+        tags=("peer",),
+    )
+
+
 CONFIGS: dict[str, WorkerSpec] = {
     spec.name: spec
     for spec in [
@@ -157,6 +191,8 @@ CONFIGS: dict[str, WorkerSpec] = {
         default_worker(2),
         NAIVE,
         NAIVE_THREADS,
+        _dramatiq(64),
+        _dramatiq(64, 2),
         *(_threads(c) for c in (8, 16, 32, 64, 128)),
         *(_threads(c, 2) for c in (16, 32, 64)),
         *(_gevent(c) for c in (32, 64, 100, 128, 256)),
@@ -176,6 +212,18 @@ CONFIGS: dict[str, WorkerSpec] = {
             settings=("--loglevel", "WARNING"),
         ),
         _variant(
+            default_worker(1),
+            "default-x1-prefetch2",
+            "default-x1 with two messages prefetched per thread (Dramatiq's default)",
+            settings=("--prefetch-multiplier", "2"),
+        ),
+        _variant(
+            default_worker(1),
+            "default-x1-warning",
+            "default-x1 without our per-task INFO line (what the line costs)",
+            settings=("--loglevel", "WARNING"),
+        ),
+        _variant(
             _threads(32),
             "threads-32-info",
             "threads-32 logging at INFO (three lines per task, as the CLI did before Celery's went to DEBUG)",
@@ -191,8 +239,17 @@ CONFIGS: dict[str, WorkerSpec] = {
 }
 
 
-def config(name: str) -> WorkerSpec:
-    """The configuration called ``name``; ``threads-C[xP]``, ``gevent-C[xP]``, ``prefork-C`` are made on demand."""
+def config(name: str, *, checkouts: Mapping[str, Path] | None = None) -> WorkerSpec:
+    """The configuration called ``name``; ``threads-C[xP]``, ``gevent-C[xP]``, ``prefork-C`` are made on demand.
+
+    ``NAME@LABEL`` is NAME running the ``sendx_worker`` of the checkout ``checkouts[LABEL]``
+    (``python -m bench throughput --checkout LABEL=DIR``), for a before/after in one sitting.
+    """
+    base, at, label = name.partition("@")
+    if at:
+        if label not in (checkouts or {}):
+            raise KeyError(f"{name!r}: no checkout {label!r}; give it with --checkout {label}=DIR")
+        return replace(config(base), name=name, repo=Path((checkouts or {})[label]).resolve(), tags=("variant",))
     if name in CONFIGS:
         return CONFIGS[name]
     match = re.fullmatch(r"(threads|gevent|prefork)-(\d+)(?:x(\d+))?", name)

@@ -44,12 +44,23 @@ class Channel(filesystem.Channel):
     """A filesystem channel with atomic writes and acknowledgements kept on disk."""
 
     _last_sweep = 0.0
+    # The queues' files as last listed, each newest first and taken from the end.
+    # Listing and sorting the folder for every message cost O(messages queued) each:
+    # a queue's listing is used up before the folder is listed again for it, and a
+    # queue found empty (the worker's remote-control queue, polled between any two
+    # messages) is looked for again once per polling interval, not on every poll.
+    _listed: dict[str, list[str]] | None = None
+    _found_empty_at: dict[str, float] | None = None
+    _held_in: tuple[int, Path] | None = None  # (pid, its folder): made once per process
 
     @property
     def _unacked_folder(self) -> Path:
-        folder = Path(self.data_folder_in) / UNACKED_FOLDER / str(os.getpid())
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        pid = os.getpid()
+        if self._held_in is None or self._held_in[0] != pid:
+            folder = Path(self.data_folder_in) / UNACKED_FOLDER / str(pid)
+            folder.mkdir(parents=True, exist_ok=True)
+            self._held_in = (pid, folder)
+        return self._held_in[1]
 
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         name = f"{round(time.monotonic() * 1000):015d}_{uuid.uuid4()}.{queue}.msg"
@@ -57,14 +68,14 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue: str) -> Any:
         self._maybe_sweep_orphans()
-        wanted = f"{queue}.msg"
         inbox = Path(self.data_folder_in)
-        for name in sorted(os.listdir(inbox)):
-            if name.partition(".")[2] != wanted:
-                continue
+        names = self._names(queue, inbox)
+        while names:
+            name = names.pop()
             held = self._unacked_folder / name
             try:
-                # rename is the claim: of several consumers, exactly one succeeds.
+                # rename is the claim: of several consumers, exactly one succeeds (a
+                # name listed earlier may have been taken by another since).
                 os.rename(inbox / name, held)
             except OSError:
                 continue
@@ -73,6 +84,25 @@ class Channel(filesystem.Channel):
             payload["properties"][FILE_PROPERTY] = str(held)
             return payload
         raise filesystem.Empty()
+
+    def _names(self, queue: str, inbox: Path) -> list[str]:
+        """The names of ``queue``'s files not yet tried, listing the folder again when there are none."""
+        if self._listed is None or self._found_empty_at is None:
+            self._listed, self._found_empty_at = {}, {}
+        names = self._listed.setdefault(queue, [])
+        now = time.monotonic()
+        if names or now - self._found_empty_at.get(queue, float("-inf")) < self.connection.polling_interval:
+            return names
+        found: dict[str, list[str]] = {}
+        for name in os.listdir(inbox):
+            if name.endswith(".msg") and not name.startswith("."):  # not a file being written
+                found.setdefault(name.partition(".")[2][: -len(".msg")], []).append(name)
+        for listed, new in found.items():
+            if not self._listed.get(listed):
+                self._listed[listed] = sorted(new, reverse=True)  # oldest first: names start with the time
+        if not self._listed[queue]:
+            self._found_empty_at[queue] = now
+        return self._listed[queue]
 
     def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
         message = self.qos._delivered.get(delivery_tag)

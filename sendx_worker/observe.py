@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["NullObserver", "Observer", "observer_of"]
+__all__ = ["NULL_OBSERVER", "NullObserver", "Observer", "observer_of"]
 
 
 class Observer(Protocol):
@@ -50,7 +50,10 @@ class NullObserver:
         return None
 
 
+NULL_OBSERVER = NullObserver()
+
+
 def observer_of(app: Any) -> Observer:
-    """The observer attached to ``app`` (a :class:`NullObserver` if none)."""
-    found: Observer = getattr(app, "sendx_observer", None) or NullObserver()
+    """The observer attached to ``app`` (:data:`NULL_OBSERVER` if none)."""
+    found: Observer = getattr(app, "sendx_observer", None) or NULL_OBSERVER
     return found

@@ -19,6 +19,7 @@ import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,12 +71,15 @@ class RequestBuilder:
         self._base_path = urlsplit(self.base_url).path
         self._team_id = credentials.team_id or ""
         auth_header = "api_key" if flavor == "v1" else "X-Team-ApiKey"
-        self._headers = {
-            auth_header: key,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": user_agent,
-        }
+        # Read-only and shared by every call: built once.
+        self.headers: Mapping[str, str] = MappingProxyType(
+            {
+                auth_header: key,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": user_agent,
+            }
+        )
 
     def build(self, operation: Operation, payload: Mapping[str, Any]) -> PreparedCall:
         """The request for ``operation`` with ``payload`` (wire format, camelCase)."""
@@ -98,7 +102,7 @@ class RequestBuilder:
             url=self.base_url + suffix,
             path=self._base_path + suffix,
             params=params,
-            headers=dict(self._headers),
+            headers=self.headers,
             body=body,
         )
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.util import Timeout
 
 from ..errors import ApiError
 from ..masking import mask_email
@@ -25,7 +26,7 @@ from .classify import Operation
 from .failures import decode_body, error_from_exception, error_from_response
 from .flavors import PreparedCall, RequestBuilder
 from .results import IdentifyResult, TrackResult, contact_in
-from .session import ThreadSessions
+from .session import ThreadSessions, new_request, remembered, request_headers, url_with_query
 
 __all__ = ["CONNECT_TIMEOUT_CAP_S", "OnResponse", "SendxClient"]
 
@@ -63,6 +64,10 @@ class SendxClient:
         self._secret = credentials.api_key
         self._team_id = credentials.team_id
         self.timeout: tuple[float, float] = (min(timeout_s, CONNECT_TIMEOUT_CAP_S), timeout_s)
+        # Prepared once: what every call sends, and urllib3's form of the timeouts.
+        self._headers = request_headers(self._builder.base_url, self._builder.headers)
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._timeout = Timeout(connect=self.timeout[0], read=self.timeout[1])
         # Every call goes to base_url (redirects are not followed): one scheme, one proxy.
         proxies = {urlsplit(self._builder.base_url).scheme: proxy} if proxy else {}
         self._sessions = ThreadSessions(
@@ -136,7 +141,6 @@ class SendxClient:
     def _call(self, operation: Operation, payload: Mapping[str, Any]) -> tuple[int, Any, float]:
         call = self._builder.build(operation, payload)
         data = call.encoded_body()
-        who = mask_email(str(payload.get("email", "")))
         response: requests.Response | None = None
         error: ApiError | None = None
         started = time.perf_counter()
@@ -148,28 +152,31 @@ class SendxClient:
             error = error_from_exception(call, exc)
         elapsed = time.perf_counter() - started
         self._notify(operation, None if response is None else response.status_code, elapsed)
+        debug = logger.isEnabledFor(logging.DEBUG)  # the e-mail is masked only for a line that is written
         if response is None:
             assert error is not None
-            logger.debug("sendx %s email=%s failed after %.3fs: %s", operation, who, elapsed, error)
+            if debug:
+                logger.debug("sendx %s email=%s failed after %.3fs: %s", operation, _who(payload), elapsed, error)
             raise error
         body = decode_body(response, secret=self._secret)
         error = error_from_response(call, response, body)
         if error is not None:
-            logger.debug("sendx %s email=%s failed after %.3fs: %s", operation, who, elapsed, error)
+            if debug:
+                logger.debug("sendx %s email=%s failed after %.3fs: %s", operation, _who(payload), elapsed, error)
             raise error
-        logger.debug("sendx %s email=%s status=%d elapsed=%.3fs", operation, who, response.status_code, elapsed)
+        if debug:
+            status = response.status_code
+            logger.debug("sendx %s email=%s status=%d elapsed=%.3fs", operation, _who(payload), status, elapsed)
         return response.status_code, body, elapsed
 
     def _send(self, call: PreparedCall, data: bytes) -> requests.Response:
-        session = self._sessions.get()
-        return session.request(
-            call.method,
-            call.url,
-            params=call.params,
-            data=data,
-            headers=call.headers,
-            timeout=self.timeout,
-            allow_redirects=False,
+        return self._sessions.send(
+            new_request(call.method, self._url_of(call), self._headers, data), timeout=self._timeout
+        )
+
+    def _url_of(self, call: PreparedCall) -> str:
+        return remembered(
+            self._urls, (call.url, tuple(call.params.items())), lambda: url_with_query(call.url, call.params)
         )
 
     def _notify(self, operation: Operation, status: int | None, elapsed: float) -> None:
@@ -180,6 +187,10 @@ class SendxClient:
         except Exception:
             # A metrics hook must never turn a delivered call into a failed one.
             logger.debug("on_response hook failed for %s", operation, exc_info=True)
+
+
+def _who(payload: Mapping[str, Any]) -> str:
+    return mask_email(str(payload.get("email", "")))
 
 
 def _user_agent() -> str:

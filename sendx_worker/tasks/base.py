@@ -25,6 +25,13 @@ from ..worker.signals import worker_concurrency
 
 __all__ = ["SendxTask"]
 
+
+class _Unmade:
+    """The delivery counter before it is made (None is a made counter: RabbitMQ counts itself)."""
+
+
+_UNMADE = _Unmade()
+
 # Requests in flight per worker process; the connection pool of each client is
 # sized to it so that no thread waits for a connection (MEASURED.md, trap 3).
 DEFAULT_POOL_SIZE = 64
@@ -45,22 +52,36 @@ class SendxTask(Task):
 
     _lock = threading.Lock()
     _clients: dict[str | None, SendxClient] | None = None
-    _counter: DeliveryCounter | None = None
+    # What the three below were made from, once per task instance (every task of every
+    # thread reads them: no lock, no lookup in Celery's configuration after the first).
+    _settings: Settings | None = None
+    _policy: RetryPolicy | None = None
+    _counter: DeliveryCounter | _Unmade | None = _UNMADE
     _gate: OrderingGate | None = None
 
     @property
     def settings(self) -> Settings:
         """The worker's settings (those the Celery app was configured from)."""
-        return settings_of(self.app)
+        settings = self._settings
+        if settings is None:
+            settings = self._settings = settings_of(self.app)
+        return settings
 
     @property
     def policy(self) -> RetryPolicy:
         """The retry policy built from the settings."""
-        s = self.settings
-        return RetryPolicy(base_s=s.retry_base_s, cap_s=s.retry_cap_s, window_s=s.retry_window_s)
+        policy = self._policy
+        if policy is None:
+            s = self.settings
+            policy = self._policy = RetryPolicy(base_s=s.retry_base_s, cap_s=s.retry_cap_s, window_s=s.retry_window_s)
+        return policy
 
     def client_for(self, team: str | None) -> SendxClient:
         """The client for ``team``, made once per process (its sessions are per thread)."""
+        clients = self._clients
+        found = clients.get(team) if clients is not None else None
+        if found is not None:
+            return found
         with self._lock:
             if self._clients is None:
                 self._clients = {}
@@ -92,10 +113,13 @@ class SendxTask(Task):
 
     def delivery_counter(self) -> DeliveryCounter | None:
         """Where deliveries are counted; None on RabbitMQ, which counts them itself."""
-        with self._lock:
-            if self._counter is None:
-                self._counter = _make_counter(self)
-            return self._counter
+        counter = self._counter
+        if isinstance(counter, _Unmade):
+            with self._lock:
+                counter = self._counter
+                if isinstance(counter, _Unmade):
+                    counter = self._counter = _make_counter(self)
+        return counter
 
     def ordering_gate(self) -> OrderingGate:
         """This process's gate onto the state store, opened on first use.

@@ -56,7 +56,8 @@ class RedisDeliveryCounter:
         self._redis = client
 
     def started(self, key: str) -> int:
-        pipe = self._redis.pipeline()
+        # No MULTI/EXEC: INCR is atomic by itself, and the EXPIRE only has to follow it.
+        pipe = self._redis.pipeline(transaction=False)
         pipe.incr(f"sendx:deliveries:{key}")
         pipe.expire(f"sendx:deliveries:{key}", COUNT_TTL_S)
         count, _ = pipe.execute()

@@ -18,7 +18,8 @@ __all__ = ["worker_concurrency"]
 def _setup_logging(loglevel: Any = logging.INFO, **_: Any) -> None:
     # Connecting to this signal stops Celery from installing its own handlers.
     level = logging.getLevelName(loglevel) if isinstance(loglevel, str) else (loglevel or logging.INFO)
-    configure_logging(load_settings().log_format, level if isinstance(level, int) else logging.INFO)
+    level = level if isinstance(level, int) else logging.INFO
+    configure_logging(load_settings().log_format, level, batched=True)
 
 
 @signals.worker_init.connect(weak=False)
