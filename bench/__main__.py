@@ -7,6 +7,7 @@ commands:
   memory       the default worker's peak RSS, and its RSS at task 1,000 vs the last task
   heap         whether the worker's Python heap grows from one interval of tasks to the next
   latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
+  state-size   the state store's bytes per contact on each backend, and for a million contacts
   emulator     the emulator's own ceiling (bench.emulator_ceiling)
   plot         docs/bench/throughput.png from the throughput results
   smoke        every benchmark once, small; exits 0 if they all ran (asserts no speed)
@@ -31,7 +32,7 @@ __all__ = ["main", "smoke"]
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from . import emulator_ceiling, enqueue, heap, large, latency, memory, plot, throughput
+    from . import emulator_ceiling, enqueue, heap, large, latency, memory, plot, state_size, throughput
 
     return {
         "throughput": throughput.main,
@@ -42,6 +43,7 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         "latency": latency.main,
         "emulator": emulator_ceiling.main,
         "plot": plot.main,
+        "state-size": state_size.main,
     }
 
 
@@ -65,6 +67,7 @@ def smoke(argv: list[str] | None = None) -> int:
             ("heap", ["--tasks", "300", "--marks", "100", "200", "300", "--name", "smoke-heap"]),
             ("latency", ["--rate", "20", "--seconds", "5", "--runs", "1", "--strict", "--name", "smoke-latency"]),
             ("emulator", ["--requests", "1000", "--threads", "8"]),
+            ("state-size", ["--contacts", "100", "--name", "smoke-state-size"]),
             ("plot", []),  # its arguments are the results the throughput steps have just written
         ]  # fmt: skip
         failed = []

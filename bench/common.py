@@ -79,11 +79,26 @@ class Broker:
     data_dir: Path
 
     def env(self) -> dict[str, str]:
-        """The environment that points sendx-worker (and the naive app) at this broker."""
+        """The environment that points sendx-worker (and the naive app) at this broker.
+
+        On RabbitMQ, per-contact ordering needs a state store: Redis database 12, which
+        the RabbitMQ runs leave otherwise unused (``BENCH_STATE_URL`` names another, e.g. a
+        PostgreSQL one; ``SENDX_ORDERING=off`` in a configuration's own environment wins).
+        """
         env = {"SENDX_DATA_DIR": str(self.data_dir)}
         if self.url is not None:
             env["CELERY_BROKER_URL"] = self.url
+        if self.kind == "rabbitmq":
+            env["SENDX_STATE_URL"] = os.environ.get("BENCH_STATE_URL", REDIS_URL)
         return env
+
+
+def _flush_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    client.close()
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -98,6 +113,7 @@ def isolated_broker(kind: str) -> Iterator[Broker]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"sendx-bench-{kind}-"))
     try:
         if kind == "rabbitmq":
+            _flush_redis()  # the state store of ordering on RabbitMQ (Broker.env)
             vhost = f"sendx-bench-{uuid.uuid4().hex[:8]}"
             _rabbitmqctl("add_vhost", vhost)
             try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -37,6 +38,8 @@ def masked(kwargs: dict[str, Any]) -> str:
 def enqueue_with_celery(broker_url: str, payload: dict[str, Any], team: str | None = None) -> str:
     """Enqueue an identify with plain Celery and JSON; return the task id."""
     kwargs: dict[str, Any] = {"payload": payload, **({"team": team} if team else {})}
+    # When the event happened (ISO 8601 with an offset): each contact's events are applied in this order.
+    kwargs["occurred_at"] = datetime.now(UTC).isoformat()
     app = Celery("foreign-producer", broker=broker_url, set_as_current=False)
     app.conf.task_serializer = "json"
     try:
@@ -48,10 +51,14 @@ def enqueue_with_celery(broker_url: str, payload: dict[str, Any], team: str | No
     return str(result.id)
 
 
-def raw_message(payload: dict[str, Any], team: str | None = None, task_id: str | None = None) -> dict[str, Any]:
+def raw_message(
+    payload: dict[str, Any], team: str | None = None, task_id: str | None = None, occurred_at: str | None = None
+) -> dict[str, Any]:
     """The complete message: AMQP properties, headers and the JSON body (Celery protocol 2)."""
     task_id = task_id or str(uuid.uuid4())
     kwargs: dict[str, Any] = {"payload": payload, **({"team": team} if team else {})}
+    if occurred_at is not None:
+        kwargs["occurred_at"] = occurred_at
     return {
         "exchange": EXCHANGE,
         "routing_key": ROUTING_KEY,

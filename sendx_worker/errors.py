@@ -5,6 +5,7 @@
     SendxError
      ├── ConfigurationError          a setting is missing or invalid (names the variable)
      ├── PublishError                the broker could not take a message (names the broker)
+ ├── StoreUnavailable            the state store (ordering, breaker) cannot be reached
      └── ApiError                    a SendX call failed; carries the evidence
           ├── TransientError         retry later: the same request may succeed
           │    ├── ConnectionFailed  no response: refused, reset, DNS, TLS, timeout
@@ -41,6 +42,7 @@ __all__ = [
     "Rejected",
     "SendxError",
     "ServerError",
+    "StoreUnavailable",
     "TransientError",
 ]
 
@@ -60,6 +62,10 @@ class ConfigurationError(SendxError, ValueError):
 
 class PublishError(SendxError):
     """Raised when the broker stays unreachable while a producer publishes a task."""
+
+
+class StoreUnavailable(SendxError):
+    """Raised when the state store cannot be reached; the message names the store (password masked)."""
 
 
 class ApiError(SendxError):

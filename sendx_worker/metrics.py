@@ -8,11 +8,16 @@ extra ``metrics`` and is imported only when metrics are switched on.
 metric                          labels                  meaning
 ==============================  ======================  =============================================
 ``sendx_tasks_total``           operation, outcome      attempts ended: delivered, retried,
-                                                        dead_lettered, requeued
+                                                        dead_lettered, requeued, superseded (a newer
+                                                        event replaced every part: nothing sent),
+                                                        duplicate (already applied: nothing sent),
+                                                        deferred (waited: contact busy, store down)
 ``sendx_dead_letters_total``    operation, reason       dead letters published, by reason
 ``sendx_request_seconds``       operation, status       SendX HTTP latency (histogram); status is
                                                         the HTTP code, or "none" without a response
 ``sendx_tasks_in_flight``       operation               attempts running now (gauge)
+``sendx_lease_wait_seconds``    (none)                  time deliveries waited for a contact's lease
+                                                        held by another delivery (histogram)
 ==============================  ======================  =============================================
 """
 
@@ -44,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'sendx-worker[metrics]'"
 OPERATIONS = ("identify", "track")
-OUTCOMES = ("delivered", "retried", "dead_lettered", "requeued")
+OUTCOMES = ("delivered", "retried", "dead_lettered", "requeued", "superseded", "duplicate", "deferred")
 DEAD_LETTER_REASONS = ("invalid_payload", "rejected", "retries_exhausted", "ambiguous_increment", "poison")
 # Several worker processes on one machine share SENDX_METRICS_PORT: each takes the
 # first free port from it upwards, so `--processes N` serves on PORT .. PORT+N-1.
@@ -53,6 +58,8 @@ METRICS_PORT_SPAN = 32
 METRICS_ADDR = "0.0.0.0"  # noqa: S104
 # SendX answers in tens of milliseconds; the tail up to SENDX_TIMEOUT (10 s by default) matters.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# A lease wait is at most ordering.LEASE_WAIT_S (1 s) before the message is deferred.
+LEASE_WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 def require_prometheus_client() -> ModuleType:
@@ -87,6 +94,12 @@ class PrometheusObserver:
         self.in_flight = prometheus.Gauge(
             "sendx_tasks_in_flight", "Delivery attempts running now.", ["operation"], **where
         )
+        self.lease_wait_seconds = prometheus.Histogram(
+            "sendx_lease_wait_seconds",
+            "Time deliveries waited for a contact's lease held by another delivery.",
+            buckets=LEASE_WAIT_BUCKETS,
+            **where,
+        )
         # Series that exist from the start read 0 instead of missing, so rate() and alerts work at once.
         for operation in OPERATIONS:
             self.in_flight.labels(operation)
@@ -110,6 +123,10 @@ class PrometheusObserver:
         """One HTTP call to SendX took ``seconds`` and answered ``status`` (None: no answer)."""
         label = "none" if status is None else str(status)
         self._safely(lambda: self.request_seconds.labels(operation, label).observe(seconds))
+
+    def lease_waited(self, seconds: float) -> None:
+        """A delivery waited ``seconds`` for its contact's lease."""
+        self._safely(lambda: self.lease_wait_seconds.observe(seconds))
 
     @staticmethod
     def _safely(update: Any) -> None:

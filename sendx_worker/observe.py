@@ -19,13 +19,16 @@ class Observer(Protocol):
         """A delivery attempt of ``operation`` ("identify"/"track") began."""
 
     def task_finished(self, operation: str, outcome: str) -> None:
-        """An attempt ended: "delivered", "retried", "dead_lettered" or "requeued"."""
+        """An attempt ended: delivered, retried, dead_lettered, requeued, superseded, duplicate, deferred."""
 
     def dead_lettered(self, operation: str, reason: str) -> None:
         """A dead letter was published for ``operation`` with ``reason``."""
 
     def sendx_call(self, operation: str, status: int | None, seconds: float) -> None:
         """One HTTP call to SendX returned ``status`` (None: no response) after ``seconds``."""
+
+    def lease_waited(self, seconds: float) -> None:
+        """A delivery waited ``seconds`` for its contact's lease (another delivery held it)."""
 
 
 class NullObserver:
@@ -41,6 +44,9 @@ class NullObserver:
         return None
 
     def sendx_call(self, operation: str, status: int | None, seconds: float) -> None:
+        return None
+
+    def lease_waited(self, seconds: float) -> None:
         return None
 
 

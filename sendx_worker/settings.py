@@ -43,6 +43,8 @@ DEFAULT_TIMEOUT_S = 10.0
 # Prefetched messages are handed back when a worker dies too, so the count has
 # room for a few crashes that were not the message's fault.
 DEFAULT_MAX_DELIVERIES = 5
+# The state store's file beside the embedded broker, in SENDX_DATA_DIR.
+STATE_FILE = "state.sqlite3"
 # The console's replay jobs put this many dead letters per second back on `sendx` unless
 # the operator says otherwise: a backlog of thousands drains in minutes without a burst.
 DEFAULT_CONSOLE_REPLAY_RATE = 10.0
@@ -97,6 +99,9 @@ class Settings:
     task_events: bool = False
     proxies: Proxies = field(default_factory=Proxies)
     ca_bundle: Path | None = None
+    # Out of the repr, like the broker URL: it may carry the store's password.
+    state_url: str | None = field(default=None, repr=False)
+    ordering: bool = True
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
@@ -109,6 +114,32 @@ class Settings:
     def uses_embedded_broker(self) -> bool:
         """True when the broker is the embedded, server-less filesystem one."""
         return self.effective_broker_url.startswith("filesystem:")
+
+    @property
+    def effective_state_url(self) -> str | None:
+        """The state store: ``SENDX_STATE_URL``, else the broker's Redis, SQLite beside the
+        embedded broker, memory beside the in-memory one; None on RabbitMQ without one."""
+        if self.state_url is not None:
+            return self.state_url
+        broker = self.effective_broker_url
+        if broker.startswith(("redis:", "rediss:")):
+            return broker
+        if self.uses_embedded_broker:
+            return f"sqlite:///{(self.data_dir / STATE_FILE).resolve()}"
+        if broker.startswith("memory:"):
+            return "memory://"
+        return None
+
+    def require_state_url(self) -> str:
+        """The state store's URL for ordering; raises ConfigurationError naming SENDX_STATE_URL if there is none."""
+        url = self.effective_state_url
+        if url is None:
+            raise ConfigurationError(
+                "SENDX_STATE_URL",
+                "is required with a RabbitMQ broker: per-contact ordering keeps its state there "
+                "(redis://... or postgresql://...); or set SENDX_ORDERING=off to deliver without ordering",
+            )
+        return url
 
     @property
     def default_credentials(self) -> Credentials | None:
@@ -179,6 +210,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         task_events=_flag(env, "SENDX_TASK_EVENTS"),
         proxies=_proxies(env),
         ca_bundle=_ca_bundle(env),
+        state_url=_state_url(env, "SENDX_STATE_URL"),
+        ordering=_on_off(env, "SENDX_ORDERING", default=True),
         console=_console(env),
     )
 
@@ -208,6 +241,28 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigurationError(name, f"must be 1 or 0 (true/false), not {raw!r}")
+
+
+def _on_off(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = (_text(env, name) or ("on" if default else "off")).lower()
+    if raw in ("on", "1", "true", "yes"):
+        return True
+    if raw in ("off", "0", "false", "no"):
+        return False
+    raise ConfigurationError(name, f"must be on or off, not {raw!r}")
+
+
+def _state_url(env: Mapping[str, str], name: str) -> str | None:
+    url = _text(env, name)
+    if url is None:
+        return None
+    from .state import state_url_problem
+
+    problem = state_url_problem(url)
+    if problem is not None:
+        # The URL may hold the store's password: never show it whole.
+        raise ConfigurationError(name, f"{problem}, not {redact_url(url)!r}")
+    return url
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:

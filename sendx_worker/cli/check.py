@@ -38,8 +38,9 @@ examples:
   SENDX_BASE_URL=http://127.0.0.1:8025/api/v1 sendx-worker check --timeout 2
 
 checks: configuration (the variables, and the default team's credentials); broker (a connection);
-sendx (DNS, TCP and, for https, the TLS handshake); workers (whether running workers recently saw
-SendX reject the credentials; no answer is a warning). Exit 1 when any check fails."""
+state (the store that orders each contact's events answers); sendx (DNS, TCP and, for https, the
+TLS handshake); workers (whether running workers recently saw SendX reject the credentials; no
+answer is a warning). Exit 1 when any check fails."""
 
 Status = Literal["ok", "FAIL", "warn", "skip"]
 
@@ -87,7 +88,7 @@ def checks(timeout_s: float) -> Iterator[Result]:
         settings = load_settings()
     except ConfigurationError as exc:
         yield Result("FAIL", "configuration", str(exc))
-        for name in ("broker", "sendx", "workers"):
+        for name in ("broker", "state", "sendx", "workers"):
             yield Result("skip", name, "the configuration is invalid")
         return
     yield check_configuration(settings)
@@ -96,6 +97,7 @@ def checks(timeout_s: float) -> Iterator[Result]:
     with producer_app(settings) as app:
         broker = check_broker(app, settings, timeout_s)
         yield broker
+        yield check_state(settings)
         yield check_sendx(settings, timeout_s)
         if broker.status == "ok":
             yield check_workers(app, settings)
@@ -143,6 +145,28 @@ def check_broker(app: Celery, settings: Settings, timeout_s: float) -> Result:
     except Exception as exc:
         return Result("FAIL", "broker", f"{url}: {type(exc).__name__}: {exc}")
     return Result("ok", "broker", url)
+
+
+def check_state(settings: Settings) -> Result:
+    """The state store that orders each contact's events answers (skipped with ``SENDX_ORDERING=off``)."""
+    if not settings.ordering:
+        return Result("skip", "state", "SENDX_ORDERING=off: contacts' events are delivered unordered")
+    try:
+        url = settings.require_state_url()
+    except ConfigurationError as exc:
+        return Result("FAIL", "state", str(exc))
+    from ..errors import StoreUnavailable
+    from ..state import open_store
+
+    try:
+        store = open_store(url)
+        try:
+            store.ping()
+        finally:
+            store.close()
+    except (StoreUnavailable, ConfigurationError) as exc:
+        return Result("FAIL", "state", f"{exc}; messages wait (unsent) until the store is back")
+    return Result("ok", "state", f"{redact_url(url)} (per-contact ordering on)")
 
 
 def check_sendx(settings: Settings, timeout_s: float) -> Result:

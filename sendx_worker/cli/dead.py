@@ -39,10 +39,13 @@ examples:
   sendx-worker dead show 3f2a9c1e | jq .payload > fixed.json   # edit, then:
   sendx-worker dead replay 3f2a9c1e --payload fixed.json
   sendx-worker dead replay --all                 # put every dead letter back on the `sendx` queue
+  sendx-worker dead replay 3f2a9c1e --force      # as if it happened now: newer updates do not win
   sendx-worker dead purge 3f2a9c1e --yes         # delete without asking
 
 An unknown or ambiguous id exits 2. Replay publishes the task again and only then deletes
-the dead letter; purge asks first on a terminal, and refuses (exit 2) without --yes otherwise."""
+the dead letter; the task keeps the time its event happened, so the parts of it that newer
+updates of the contact replaced since are dropped (--force sends them anyway). Purge asks
+first on a terminal, and refuses (exit 2) without --yes otherwise."""
 
 
 def register(subparsers: Any) -> None:
@@ -75,6 +78,12 @@ def register(subparsers: Any) -> None:
     _id_or_all(again)
     again.add_argument(
         "--payload", type=Path, metavar="FILE", help="replay with the JSON payload in FILE (- for stdin) instead"
+    )
+    again.add_argument(
+        "--force",
+        action="store_true",
+        help="replay as events happening now, overriding newer updates of the contacts (by default a replay "
+        "keeps its original time, and the parts of it newer events replaced are dropped)",
     )
     again.set_defaults(handler=run_replay)
     purge = subcommand(
@@ -175,7 +184,7 @@ def run_replay(args: argparse.Namespace) -> int:
             payload = _payload(args.payload, record, settings.api_flavor) if args.payload is not None else None
 
         def again(record: DeadLetterRecord) -> None:
-            task_id = replay(app, record, payload)
+            task_id = replay(app, record, payload, force=args.force)
             line = f"replayed {record.id[:SHORT_ID]} ({record.task}, {_masked_email(record) or '-'}) as task {task_id}"
             print(printable(line))
 

@@ -8,6 +8,7 @@ through ``identify()``/``track()`` exactly as a web app sends them.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import tempfile
@@ -116,12 +117,14 @@ def run(args: argparse.Namespace) -> int:
             error_rate=args.error_rate,
             seed=DEMO_SEED,
         ) as emulator:
+            if plan.race_email is not None:
+                emulator.set_faults(script={plan.race_email: [503]})
             env = worker_environment(data_dir, emulator.base_url("v1"), DEMO_TEAM_ID, DEMO_API_KEY)
             settings = load_settings(env)
             print(f"SendX emulator: {emulator.base_url('v1')} (team {DEMO_TEAM_ID})")
             print(f"embedded broker: {data_dir / 'broker'}; worker log: {data_dir / 'worker.log'}")
             with DemoWorker(env, data_dir / "worker.log") as worker, producer_app(settings) as app:
-                _deliver(plan, app, emulator, worker)
+                _deliver(plan, app, emulator, worker, data_dir / "worker.log")
                 contacts = [emulator.contact(email) for email in plan.emails]
                 dead = DeadLetterQueue(app.connection_for_write).records()
                 if args.console:
@@ -150,14 +153,14 @@ def _serve_console(settings: Settings, port: int) -> None:
     serve_until_stopped(build_console(settings), "127.0.0.1", port, announce="\nconsole")
 
 
-def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker) -> None:
+def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker, log: Path) -> None:
     print(f"enqueueing {plan.total} events: {plan.summary()}")
     progress = Progress(sys.stderr, plan.total)
     started = time.monotonic()
-    watch = _Watch(app, emulator)
+    watch = _Watch(app, emulator, log)
     # Signups first and delivered before their updates: a track before its identify would
-    # only be retried (SendX says 404), but an update before its signup would reorder tags.
-    for phase in (plan.signups, plan.updates):
+    # only be retried (SendX says 404). The race's signup and upgrade go out together.
+    for phase in (plan.signups, [*plan.race, *plan.updates]):
         for event in phase:
             event.enqueue(app)
         target = len(plan.signups) if phase is plan.signups else plan.total
@@ -174,22 +177,46 @@ def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker
     delivered, dead, retried = watch.counts()
     progress.finish(delivered + dead, watch.detail(delivered, dead, retried))
     print(f"done in {time.monotonic() - started:.1f} s")
+    whole, parts = superseded_in(log)
+    if whole or parts:
+        print(
+            f"kept in order: {whole} update(s) not sent and {parts} part(s) of others dropped, "
+            "because a newer update of the same contact had landed first"
+        )
+
+
+def superseded_in(log: Path) -> tuple[int, int]:
+    """(updates wholly superseded, parts dropped from updates sent) in a worker's log, either format."""
+    whole = parts = 0
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return 0, 0
+    for line in lines:
+        if " superseded " in line or '"event": "superseded"' in line:
+            whole += 1
+        found = re.search(r'superseded_parts(?:=|": )([0-9]+)', line)
+        if found and ("delivered" in line):
+            parts += int(found.group(1))
+    return whole, parts
 
 
 class _Watch:
-    """Counts what happened: 2xx answers from the emulator, records on the dead-letter queue."""
+    """Counts what happened: 2xx answers from the emulator, records on the dead-letter queue, and
+    the updates the worker found superseded (they send nothing)."""
 
-    def __init__(self, app: Celery, emulator: Emulator) -> None:
+    def __init__(self, app: Celery, emulator: Emulator, log: Path) -> None:
         from ..deadletter import DeadLetterQueue
 
         self._queue = DeadLetterQueue(app.connection_for_write)
         self._emulator = emulator
+        self._log = log
 
     def counts(self) -> tuple[int, int, int]:
         by_status: dict[str, int] = self._emulator.stats()["by_status"]
         delivered = sum(n for status, n in by_status.items() if status.startswith("2"))
         retried = sum(n for status, n in by_status.items() if status.startswith("5") or status in ("429", "404"))
-        return delivered, len(self._queue.records()), retried
+        return delivered + superseded_in(self._log)[0], len(self._queue.records()), retried
 
     @staticmethod
     def detail(delivered: int, dead: int, retried: int) -> str:

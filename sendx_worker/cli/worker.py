@@ -180,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
     """Validate the configuration, then run Celery in this process (one process) or supervise several."""
     settings = load_settings()
     settings.credentials_for(None)
+    if settings.ordering:
+        settings.require_state_url()
     if args.log_format:
         # Read by the worker's logging set-up, here and in child processes.
         os.environ["SENDX_LOG_FORMAT"] = args.log_format

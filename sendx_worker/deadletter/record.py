@@ -60,6 +60,8 @@ class DeadLetterRecord:
     team: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     version: int = RECORD_VERSION
+    #: When the event happened (its ``occurred_at`` stamp): a replay keeps the contact's order.
+    occurred_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-safe data (a shallow copy: nothing here recurses into the payload)."""
@@ -85,6 +87,7 @@ class DeadLetterRecord:
             team=_text(data.get("team")),
             evidence=_evidence(data.get("evidence")),
             version=_whole(data.get("version")) or RECORD_VERSION,
+            occurred_at=_text(data.get("occurred_at")),
         )
 
 
@@ -151,6 +154,7 @@ def _record_from_task_message(body: Any, headers: Mapping[str, Any]) -> DeadLett
         task=_text(headers.get("task")) or "",
         payload=plain_json(kwargs.get("payload"), MAX_DEPTH),
         team=_text(kwargs.get("team")),
+        occurred_at=_text(kwargs.get("occurred_at")),
         reason="poison",
         status=None,
         error="the broker dead-lettered the message: "

@@ -133,25 +133,28 @@ class Handler(BaseHTTPRequestHandler):
             self._record(path, query, body, None, received)
             self._reset()
             return
-        reply = self._reply(route, query, body, decision)
-        self._record(path, query, body, reply.status, received)
+        reply, applied = self._reply(route, query, body, decision)
+        self._record(path, query, body, reply.status, received, applied=applied)
         self._wait(decision.delay_s)
         self._send(reply)
 
-    def _reply(self, route: Route, query: dict[str, str], body: Any, decision: Decision) -> Reply:
+    def _reply(self, route: Route, query: dict[str, str], body: Any, decision: Decision) -> tuple[Reply, bool]:
+        """The answer to an API request, and whether the request changed the contacts."""
+        applied = False
         if decision.action == "timeout":
             reply = Reply(504, error_body(f"emulated timeout: answered after {decision.delay_s:g} s"))
         elif decision.action == "fail":
             reply = Reply(decision.status, error_body(f"emulated fault: HTTP {decision.status}"))
         else:
             reply = self._process(route, query, body)
+            applied = 200 <= reply.status < 300
             if decision.action == "apply_then_fail":
                 reply = Reply(decision.status, error_body(f"emulated fault after applying: HTTP {decision.status}"))
             elif reply.status == 200 and decision.status != 200:
                 reply = replace(reply, status=decision.status)  # a scripted 201 or 202
         if decision.retry_after is not None:
             reply = replace(reply, headers=(*reply.headers, ("Retry-After", decision.retry_after)))
-        return reply
+        return reply, applied
 
     def _process(self, route: Route, query: dict[str, str], body: Any) -> Reply:
         backend = self.server.backend
@@ -180,9 +183,12 @@ class Handler(BaseHTTPRequestHandler):
             raise _Unframed(413, f"bodies are limited to {_MAX_BODY} bytes")
         return self.rfile.read(size) if size else None
 
-    def _record(self, path: str, query: dict[str, str], body: Any, status: int | None, received: float) -> None:
+    def _record(
+        self, path: str, query: dict[str, str], body: Any, status: int | None, received: float, *, applied: bool = False
+    ) -> None:
         self.server.backend.journal.record(
             {
+                "applied": applied,
                 "method": self.command,
                 "path": path,
                 "query": query,

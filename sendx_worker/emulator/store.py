@@ -87,8 +87,12 @@ class ContactStore:
             existing = contacts.get(key)
             if body.new_email is not None and body.new_email != body.email:
                 other = contacts.get(body.new_email)
-                if other is not None:
+                if other is not None and existing is not None:
                     raise Rejection(422, "newEmail: another contact already has this e-mail address")
+                if existing is None:
+                    # Nothing at the old address (or it moved already: a move sent twice):
+                    # the contact at the new address is updated, or created there.
+                    existing = other
                 key = body.new_email
             current_fields = existing["customFields"] if existing else {}
             # Computed before anything changes, so that a refused increment applies nothing.
@@ -96,7 +100,7 @@ class ContactStore:
             for name, given in body.custom_fields.items():
                 fields[name] = merge_custom_field(name, current_fields.get(name), given)
             contact = existing if existing is not None else self._new_contact(team)
-            if key != body.email and existing is not None:
+            if key != body.email and body.email in contacts:
                 del contacts[body.email]
             contacts[key] = contact
             contact["email"] = key

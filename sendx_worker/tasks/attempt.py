@@ -50,6 +50,20 @@ class Attempt:
     first_at: float
     payload: Any
     team: str | None
+    #: When the event happened, as it travels (``occurred_at``); None: not stamped yet.
+    occurred_at: str | None = None
+    #: Deliveries of this message (and of the deferred copies it descends from) that
+    #: began and never finished before this one.
+    unfinished: int = 0
+
+    def stamp(self) -> int | None:
+        """The event's stamp, or None when the message carries none; InvalidPayload names a bad one."""
+        if self.occurred_at is None:
+            return None
+        try:
+            return parse_stamp(self.occurred_at)
+        except StampError as exc:
+            raise InvalidPayload(f"occurred_at {exc}", messages={"occurred_at": [str(exc)]}) from None
 
     def log_fields(self, **more: Any) -> dict[str, Any]:
         """The attempt's ``key=value`` log context, with the e-mail masked."""

@@ -15,8 +15,11 @@ from ..celery_app import settings_of
 from ..client import SendxClient
 from ..deadletter import DeadLetterRecord, publish_record
 from ..observe import Observer, observer_of
+from ..ordering import OrderingGate
+from ..ordering.retention import LEASE_MARGIN_S, keep_seconds, lease_seconds
 from ..retry import RetryPolicy
 from ..settings import Settings
+from ..state import open_store
 from ..worker.deliveries import DeliveryCounter, FileDeliveryCounter, RedisDeliveryCounter
 from ..worker.signals import worker_concurrency
 
@@ -54,6 +57,7 @@ class SendxTask(Task):
     _settings: Settings | None = None
     _policy: RetryPolicy | None = None
     _counter: DeliveryCounter | _Unmade | None = _UNMADE
+    _gate: OrderingGate | None = None
 
     @property
     def settings(self) -> Settings:
@@ -116,6 +120,29 @@ class SendxTask(Task):
                 if isinstance(counter, _Unmade):
                     counter = self._counter = _make_counter(self)
         return counter
+
+    def ordering_gate(self) -> OrderingGate:
+        """This process's gate onto the state store, opened on first use.
+
+        Raises StoreUnavailable while the store cannot be reached (opening is tried
+        again by the next message), ConfigurationError without a store.
+        """
+        gate = self._gate
+        if gate is not None:
+            return gate
+        with self._lock:
+            if self._gate is None:
+                settings = self.settings
+                store = open_store(settings.require_state_url())
+                self._gate = OrderingGate(
+                    store,
+                    lease_s=lease_seconds(settings),
+                    keep_s=keep_seconds(settings),
+                    # A move in doubt holds its address's older events until its retries are over.
+                    doubt_s=settings.retry_window_s + LEASE_MARGIN_S,
+                    on_wait=lambda seconds: self.observer.lease_waited(seconds),
+                )
+            return self._gate
 
     def publish_dead_letter(self, record: DeadLetterRecord) -> None:
         """Put ``record`` durably on ``sendx.dead_letter``."""

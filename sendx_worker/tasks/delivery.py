@@ -1,7 +1,9 @@
 """One delivery attempt: validate, call SendX, then deliver, retry or dead-letter.
 
-The task functions are thin; this is where an attempt's outcome is carried out.
-The decision itself is :meth:`RetryPolicy.decide`.
+The task functions are thin; this is where an attempt begins: its arguments are
+checked, its payload validated, poison is caught, and the attempt goes to SendX in
+its contact's order (:mod:`.ordered`) or, with ``SENDX_ORDERING=off``, as it comes.
+How an outcome is carried out is :mod:`.outcomes`.
 """
 
 from __future__ import annotations
@@ -14,14 +16,9 @@ from typing import Any
 from celery.exceptions import Reject, Retry
 from celery.utils.log import get_task_logger
 
-from ..deadletter import DeadLetterRecord, Reason, iso_utc, new_record_id
-from ..errors import ApiError, AuthError, ServerError
 from ..logs import context
-from ..masking import mask_text, masked_repr
-from ..retry import DeadLetter, countdown_for
-from ..retry import Retry as RetryDecision
+from ..masking import mask_text
 from ..worker.deliveries import DeliveryCounter, broker_delivery_count, delivery_key
-from ..worker.health import health
 from .attempt import (
     FIRST_ATTEMPT_HEADER,
     Attempt,
@@ -32,22 +29,18 @@ from .attempt import (
     validated,
 )
 from .base import SendxTask, header
-from .operations import IDENTIFY, Operation, split_increments
+from .defer import unfinished_before
+from .operations import Operation
+from .ordered import attempt_in_order
+from .outcomes import dead_letter, failed_with, set_increments_aside
 
 __all__ = ["FIRST_ATTEMPT_HEADER", "deliver"]
 
 logger = get_task_logger(__name__)
 
-# The ambiguous-increment record's error when an earlier delivery of the same message
-# started and never finished: that delivery may have reached SendX before it died.
-UNFINISHED_EARLIER_DELIVERY = (
-    "an earlier delivery of this message started and did not finish (its worker died, or lost "
-    "the broker before the outcome was recorded); SendX may have applied these increments; not resent"
-)
-
 
 def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
-    """Run one attempt of ``operation``; returns "delivered" or "dead_lettered".
+    """Run one attempt of ``operation``; returns its outcome ("delivered", "dead_lettered", ...).
 
     Raises Celery's ``Retry`` once a retry is published, and ``Reject(requeue=True)``
     when neither a retry nor a dead letter could be published, so that the message
@@ -55,6 +48,7 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
     """
     request = task.request
     team = kwargs.get("team")
+    occurred_at = kwargs.get("occurred_at")
     attempt = Attempt(
         operation=operation,
         task_id=str(request.id),
@@ -62,6 +56,7 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
         first_at=first_attempt_at(request),
         payload=kwargs.get("payload"),
         team=team if isinstance(team, str) else None,
+        occurred_at=occurred_at if isinstance(occurred_at, str) else None,
     )
     key = delivery_key(attempt.task_id, attempt.number - 1)
     counter = task.delivery_counter()
@@ -72,10 +67,14 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
         # Counted where the broker cannot count for us; if even that store is
         # unreachable (Redis restarting), the message goes back rather than
         # failing the task, which Celery would acknowledge.
-        starts = counter.started(key) if counter else _broker_count(request)
+        # A deferred message is a new message to the broker: it carries the count of
+        # the unfinished deliveries before it, or one that kills every worker after a
+        # deferral (its contact's lease held by the worker it killed) would never end.
+        starts = (counter.started(key) if counter else _broker_count(request)) + unfinished_before(request)
+        attempt = replace(attempt, unfinished=starts - 1)
         if starts > task.settings.max_deliveries:
             error = f"the message was delivered {starts} times without finishing; it kills or stalls its worker"
-            outcome = _dead_letter(task, attempt, "poison", attempt.payload, error=error)
+            outcome = dead_letter(task, attempt, "poison", attempt.payload, error=error)
         else:
             outcome = _attempt(task, attempt, args, kwargs, progress, earlier_unfinished=starts > 1)
         return outcome
@@ -125,139 +124,23 @@ def _attempt(
     try:
         payload, team = check_arguments(args, kwargs)
         payload = validated(attempt.operation, payload, flavor)
+        stamp = attempt.stamp()
         client = client_for_team(task, team)
     except Exception as exc:
-        return _failed_with(task, attempt, exc)
+        return failed_with(task, attempt, exc)
+    if task.settings.ordering:
+        return attempt_in_order(task, attempt, payload, client, progress, stamp=stamp)
     if earlier_unfinished:
         # Outside the try: a dead letter that cannot be published must requeue the
         # message (deliver), not schedule a retry that would still carry the increments.
-        attempt = _set_increments_aside(task, attempt)
+        attempt = set_increments_aside(task, attempt)
         payload = validated(attempt.operation, attempt.payload, flavor)
     started = time.monotonic()
     try:
         progress.called_sendx = True
         attempt.operation.send(client, payload)
     except Exception as exc:
-        return _failed_with(task, attempt, exc)
+        return failed_with(task, attempt, exc)
     latency_ms = round((time.monotonic() - started) * 1000, 1)
     logger.info("delivered", extra=context(**attempt.log_fields(outcome="delivered", latency_ms=latency_ms)))
     return "delivered"
-
-
-def _failed_with(task: SendxTask, attempt: Attempt, exc: Exception) -> str:
-    if isinstance(exc, ApiError):
-        return _failed(task, attempt, exc)
-    # Our own bug or an unexpected environment problem: retry within the window,
-    # so that a fix deployed in time still lets the message through.
-    logger.error("unexpected error", exc_info=True, extra=context(**attempt.log_fields()))
-    return _failed(task, attempt, ServerError(f"unexpected {type(exc).__name__}: {exc}", method="-", path="-"))
-
-
-def _set_increments_aside(task: SendxTask, attempt: Attempt) -> Attempt:
-    """An earlier delivery may have applied this identify's increments: dead-letter them, go on without.
-
-    A worker killed (or cut off from the broker) after its call reached SendX leaves
-    the message unacknowledged, and the broker delivers it again. Everything else in
-    an identify is idempotent; ``++``/``--`` are not, so they go to a person as
-    ``ambiguous_increment`` and the rest is delivered. A redelivered message that never
-    reached SendX (prefetched by the dead worker, say) loses its increments to the
-    same rule: a person decides, which is the price of never applying one twice.
-    """
-    if attempt.operation is not IDENTIFY or not isinstance(attempt.payload, Mapping):
-        return attempt
-    if not split_increments(attempt.payload)[1]:
-        return attempt
-    rest = _dead_letter_increments(task, attempt, error=UNFINISHED_EARLIER_DELIVERY)
-    return replace(attempt, payload=rest)
-
-
-def _dead_letter_increments(task: SendxTask, attempt: Attempt, *, error: str, cause: ApiError | None = None) -> Any:
-    """Dead-letter the identify's ``++``/``--`` fields alone as ``ambiguous_increment``; returns the rest."""
-    rest, increments = split_increments(attempt.payload)
-    ambiguous = {"email": rest.get("email"), "customFields": increments}
-    _dead_letter(task, attempt, "ambiguous_increment", ambiguous, error=error, cause=cause)
-    return rest
-
-
-def _failed(task: SendxTask, attempt: Attempt, error: ApiError) -> str:
-    payload = attempt.payload if isinstance(attempt.payload, Mapping) else {}
-    increments = split_increments(payload)[1] if attempt.operation is IDENTIFY and payload else {}
-    decision = task.policy.decide(
-        error,
-        attempt=attempt.number,
-        elapsed_s=max(time.time() - attempt.first_at, 0.0),
-        has_increments=bool(increments),
-    )
-    if isinstance(decision, DeadLetter):
-        return _dead_letter(task, attempt, decision.reason, attempt.payload, error=str(error), cause=error)
-    _retry(task, attempt, decision, error)
-    raise AssertionError("unreachable: _retry raises")
-
-
-def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: ApiError) -> None:
-    payload = dict(attempt.payload)
-    if decision.split_increments:
-        payload = _dead_letter_increments(
-            task,
-            attempt,
-            error=f"SendX may have applied these increments before failing ({error}); not resent",
-            cause=error,
-        )
-    countdown = countdown_for(decision.delay_s)
-    fields = attempt.log_fields(outcome="retry", status=error.status, delay_s=countdown, error=mask_text(str(error)))
-    if isinstance(error, AuthError):
-        # Not the message's fault: the whole backlog waits for a fixed key.
-        health.auth_rejected()
-        logger.error("SendX rejected the credentials; retry scheduled", extra=context(**fields))
-    else:
-        logger.info("retry scheduled", extra=context(**fields))
-    kwargs: dict[str, Any] = {"payload": payload}
-    if attempt.team is not None:
-        kwargs["team"] = attempt.team
-    try:
-        raise task.retry(
-            args=(),
-            kwargs=kwargs,
-            countdown=countdown,
-            max_retries=None,
-            headers={FIRST_ATTEMPT_HEADER: attempt.first_at},
-            # What Celery logs and shows in events for the retried task: no plain e-mail.
-            argsrepr="()",
-            kwargsrepr=masked_repr(kwargs),
-        )
-    except Reject as failed:
-        # Celery rejects *without* requeueing when it cannot publish the retry,
-        # which drops the message on Redis; keep it on the queue instead.
-        raise Reject(failed.reason, requeue=True) from failed
-
-
-def _dead_letter(
-    task: SendxTask,
-    attempt: Attempt,
-    reason: Reason,
-    payload: Any,
-    *,
-    error: str,
-    cause: ApiError | None = None,
-) -> str:
-    record = DeadLetterRecord(
-        id=new_record_id(),
-        task=attempt.operation.task_name,
-        payload=payload,
-        reason=reason,
-        status=cause.status if cause else None,
-        error=mask_text(error),
-        attempts=attempt.number,
-        first_attempt_at=iso_utc(attempt.first_at),
-        dead_lettered_at=iso_utc(),
-        task_id=attempt.task_id,
-        team=attempt.team,
-        evidence=cause.evidence() if cause else {},
-    )
-    task.publish_dead_letter(record)
-    task.observer.dead_lettered(attempt.operation.name, reason)
-    logger.warning(
-        "dead-lettered",
-        extra=context(**attempt.log_fields(outcome="dead_lettered", reason=reason, status=record.status, id=record.id)),
-    )
-    return "dead_lettered"

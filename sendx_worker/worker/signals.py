@@ -24,13 +24,17 @@ def _setup_logging(loglevel: Any = logging.INFO, **_: Any) -> None:
 
 @signals.worker_init.connect(weak=False)
 def _require_credentials(sender: Any = None, **_: Any) -> None:
-    # The worker refuses to call SendX without a key: fail at start, naming the variable,
+    # The worker refuses to call SendX without a key, or to deliver without ordering
+    # unless told to (SENDX_ORDERING=off): fail at start, naming the variable,
     # rather than dead-letter every message for a missing setting. Celery swallows
     # exceptions from signal handlers, so leave with one line instead.
     from ..celery_app import settings_of
 
     try:
-        settings_of(sender.app).credentials_for(None)
+        settings = settings_of(sender.app)
+        settings.credentials_for(None)
+        if settings.ordering:
+            settings.require_state_url()
     except ConfigurationError as exc:
         raise SystemExit(f"error: {exc}") from None
 

@@ -33,7 +33,8 @@ def test_all_ok_against_a_running_emulator_and_rabbitmq_then_fail_once_sendx_is_
     result = cli("check", "--timeout", "2")
     assert result.code == 0, result.output
     found = lines(result)
-    assert list(found) == ["configuration", "broker", "sendx", "workers"]
+    assert list(found) == ["configuration", "broker", "state", "sendx", "workers"]
+    assert found["state"] == ("ok", f"{stack.env['SENDX_STATE_URL']} (per-contact ordering on)")
     assert found["configuration"] == ("ok", f"flavor v1, team {TEAM_ID}, API key set")
     vhost = stack.broker.url.rsplit("/", 1)[1]
     assert found["broker"] == ("ok", f"amqp://guest:**@127.0.0.1:5672/{vhost}")
@@ -66,6 +67,7 @@ def test_a_missing_key_fails_the_configuration_and_the_rest_is_still_checked(
     )
     assert found["broker"][0] == "ok"
     assert found["broker"][1].startswith("embedded (files in ")
+    assert found["state"][0] == "ok" and found["state"][1].startswith("sqlite:///")
     assert found["sendx"][0] == "ok"
     assert found["workers"][0] == "warn"
 
@@ -79,6 +81,7 @@ def test_an_invalid_variable_is_named_and_the_network_checks_are_skipped(
     assert lines(result) == {
         "configuration": ("FAIL", "SENDX_API_FLAVOR: must be 'v1' or 'rest', not 'v2'"),
         "broker": ("skip", "the configuration is invalid"),
+        "state": ("skip", "the configuration is invalid"),
         "sendx": ("skip", "the configuration is invalid"),
         "workers": ("skip", "the configuration is invalid"),
     }
@@ -100,7 +103,25 @@ def test_an_unreachable_broker_fails_without_showing_its_password(
     assert found["broker"][0] == "FAIL"
     assert found["broker"][1].startswith("amqp://guest:**@127.0.0.1:1//: ")
     assert found["workers"] == ("skip", "the broker is unreachable")
+    assert found["state"][0] == "FAIL" and found["state"][1].startswith("SENDX_STATE_URL: is required")
     assert "hunter2" not in result.output
+
+
+def test_an_unreachable_state_store_fails_without_showing_its_password(
+    cli: Callable[..., CliResult], stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDX_STATE_URL", "redis://:hunter2@127.0.0.1:1/0")
+    result = cli("check", "--timeout", "2")
+    assert result.code == 1
+    status, detail = lines(result)["state"]
+    assert status == "FAIL"
+    assert detail.startswith("state store redis://***@127.0.0.1:1/0: ") and "messages wait" in detail
+    assert "hunter2" not in result.output
+    monkeypatch.setenv("SENDX_ORDERING", "off")
+    assert lines(cli("check", "--timeout", "2"))["state"] == (
+        "skip",
+        "SENDX_ORDERING=off: contacts' events are delivered unordered",
+    )
 
 
 def test_a_worker_that_saw_sendx_reject_the_key_makes_check_fail(cli: Callable[..., CliResult], stack: Stack) -> None:

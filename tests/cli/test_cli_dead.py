@@ -111,6 +111,25 @@ def test_replay_delivers_to_sendx_and_only_then_removes_the_dead_letter(
     assert stack.dead_letters() == []
 
 
+def test_a_replay_keeps_its_time_so_newer_updates_win_unless_forced(
+    cli: Callable[..., CliResult], stack: Stack
+) -> None:
+    records = rejected_by_sendx(stack, "old@example.com", "forced@example.com")
+    for email in records:  # newer updates of both contacts land after the dead letters
+        stack.identify({"email": email, "firstName": "Newer"})
+        stack.wait_contact(email, firstName="Newer")
+
+    kept = cli("dead", "replay", records["old@example.com"].id)
+    assert kept.code == 0, kept.err
+    wait_for(lambda: stack.workers[0].saw("superseded"), timeout=60, what="the replay found superseded")
+    assert stack.emulator.contact("old@example.com")["firstName"] == "Newer"  # type: ignore[index]
+
+    forced = cli("dead", "replay", records["forced@example.com"].id, "--force")
+    assert forced.code == 0, forced.err
+    stack.wait_contact("forced@example.com", firstName="Forced")
+    assert stack.dead_letters() == []
+
+
 def test_purge_deletes_with_yes_and_refuses_without_a_terminal(cli: Callable[..., CliResult], stack: Stack) -> None:
     records = rejected_by_sendx(stack, "fay@example.com", "gus@example.com", "hal@example.com")
     fay = records["fay@example.com"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,24 +16,26 @@ def test_the_demo_delivers_shows_sendxs_contacts_and_the_dead_letter_and_exits_0
     tmp_path: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data_dir = tmp_path / "demo"
-    started = time.monotonic()
     # A broker configured in the user's shell must not matter: the demo uses its own.
     result = run_module(
         "demo", "--data-dir", str(data_dir), env={"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//"}
     )
-    elapsed = time.monotonic() - started
     assert result.code == 0, result.output
-    assert elapsed < 30
     assert "Traceback" not in result.output
     assert "\r" not in result.output  # not a terminal: whole lines only
     assert DEMO_API_KEY not in result.output
-    assert "enqueueing 20 events: 8 signups, 5 upgrades, 6 logins, 1 bad update" in result.out
+    assert "enqueueing 20 events: 9 signups, 6 upgrades, 4 logins, 1 bad update" in result.out
     assert "[##############################] 20/20 (19 delivered, 1 dead-lettered," in result.err
 
-    contacts, dead = result.out.split("\nContacts in SendX (8):\n")[1].split("\nDead letters (1):\n")
+    contacts, dead = result.out.split("\nContacts in SendX (9):\n")[1].split("\nDead letters (1):\n")
     header, *rows = contacts.strip().splitlines()
     assert header.split() == ["EMAIL", "FIRST", "NAME", "LAST", "NAME", "COMPANY", "TAGS", "CUSTOM", "FIELDS"]
-    assert len(rows) == 8
+    assert len(rows) == 9
+    # The race: Dennis's signup met a 503 and was retried after his upgrade went out; in
+    # whichever order they landed, he ends upgraded.
+    racing = rows[-1].split()
+    assert racing[:3] == ["dennis.ritchie@example.com", "Dennis", "Ritchie"]
+    assert "paid user" in rows[-1] and "trial user" not in rows[-1] and "Plan=Paid" in rows[-1]
     assert rows[0].split()[:3] == ["ada.lovelace@example.com", "Ada", "Lovelace"]
     assert "paid user" in rows[0]
     assert "trial user" not in rows[0]

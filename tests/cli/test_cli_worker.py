@@ -210,10 +210,9 @@ def test_two_processes_both_consume_and_both_stop_on_sigterm(stack: Stack) -> No
         assert all(count > 0 for count in handled.values()), handled
         assert all(node_stats["pool"]["max-concurrency"] == WORKER_CONCURRENCY for node_stats in stats.values())
         # The parent supervises only: it holds no Celery (43 MB before it stopped importing it).
+        # (The whole tree's memory is a benchmark's business: python -m bench memory.)
         parent = psutil.Process(workers.process.pid)
         assert parent.memory_info().rss < 30e6, parent.memory_info()
-        summed = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
-        assert summed < 150e6, summed
     except BaseException:
         print(stack.emulator.stats(), workers.log())  # shown when the test fails
         raise

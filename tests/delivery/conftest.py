@@ -40,6 +40,10 @@ class Stack:
             "SENDX_RETRY_CAP_S": "1",
             "SENDX_RETRY_WINDOW_S": "120",
         }
+        if broker.kind == "rabbitmq":
+            # Ordering needs a state store; on RabbitMQ there is no default. A file
+            # beside the test's data serves the workers of one host.
+            self.env["SENDX_STATE_URL"] = f"sqlite:///{data_dir / 'state.sqlite3'}"
         self.workers: list[WorkerProcess] = []
         self._app: Celery | None = None
 

@@ -66,9 +66,9 @@ def test_invalid_input_is_a_400_naming_each_field_and_enqueues_nothing(
 
     assert client.post("/upgrade", json={"email": "bo@example.com"}).status_code == 202
     (message,) = drain(stack.broker.url)
-    assert message.decode()[1] == {
-        "payload": {"email": "bo@example.com", "addTags": ["paid user"], "removeTags": ["trial user"]}
-    }
+    kwargs = message.decode()[1]
+    assert kwargs["payload"] == {"email": "bo@example.com", "addTags": ["paid user"], "removeTags": ["trial user"]}
+    assert set(kwargs) == {"payload", "occurred_at"}
 
 
 def test_an_unreachable_broker_is_a_503(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,11 +35,11 @@ def with_id(message: dict[str, Any], task_id: str) -> dict[str, Any]:
 
 def test_the_documented_message_is_the_one_the_example_publishes() -> None:
     shown = documented_message()
-    payload = shown["body"][1]["payload"]
-    assert json.loads(json.dumps(raw_message(payload, task_id=PLACEHOLDER))) == shown
-    assert (
-        shown["headers"]["kwargsrepr"]
-        == "{'payload': {'email': 'j***@example.com', 'firstName': 'John', 'tags': ['Developer']}}"
+    payload, stamp = shown["body"][1]["payload"], shown["body"][1]["occurred_at"]
+    assert json.loads(json.dumps(raw_message(payload, task_id=PLACEHOLDER, occurred_at=stamp))) == shown
+    assert shown["headers"]["kwargsrepr"] == (
+        "{'payload': {'email': 'j***@example.com', 'firstName': 'John', 'tags': ['Developer']}, "
+        f"'occurred_at': '{stamp}'}}"
     )
 
 

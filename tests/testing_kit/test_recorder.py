@@ -181,8 +181,11 @@ def test_the_flavor_is_productions_so_rest_refuses_a_birthday(
 ) -> None:
     from marshmallow import ValidationError
 
-    from sendx_worker import identify
+    from sendx_worker import celery_app, identify
 
+    # A fresh default app, as a new web process has: an earlier test may have configured
+    # this process's one already, and an app reads its settings once.
+    monkeypatch.setattr(celery_app, "app", celery_app.create_app())
     monkeypatch.setenv("SENDX_API_FLAVOR", "rest")
     with pytest.raises(ValidationError, match="REST API has no birthday"):
         identify("ada@example.com", birthday="1815-12-10")
