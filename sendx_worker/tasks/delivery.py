@@ -15,9 +15,10 @@ from celery.exceptions import Reject, Retry
 from celery.utils.log import get_task_logger
 
 from ..deadletter import DeadLetterRecord, Reason, iso_utc, new_record_id
+from ..deadletter.pending import pending_of, write_or_set_aside, write_pending
 from ..errors import ApiError, AuthError, ServerError
 from ..logs import context
-from ..masking import mask_payload, mask_text
+from ..masking import mask_text
 from ..retry import DeadLetter, countdown_for
 from ..retry import Retry as RetryDecision
 from ..worker.deliveries import DeliveryCounter, delivery_key
@@ -69,6 +70,13 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
     outcome = "requeued"
     progress = Progress()
     try:
+        # A dead letter this message carries (it could not be written before) is written
+        # first; when it was the outcome, nothing else is done: SendX is not called again.
+        if (carried := pending_of(request)) is not None:
+            write_pending(task, attempt, carried)
+            if carried.final:
+                outcome = "dead_lettered"
+                return outcome
         # Counted where the broker cannot count for us; if even that store is
         # unreachable (Redis restarting), the message goes back rather than
         # failing the task, which Celery would acknowledge.
@@ -168,7 +176,7 @@ def _dead_letter_increments(task: SendxTask, attempt: Attempt, *, error: str, ca
     """Dead-letter the identify's ``++``/``--`` fields alone as ``ambiguous_increment``; returns the rest."""
     rest, increments = split_increments(attempt.payload)
     ambiguous = {"email": rest.get("email"), "customFields": increments}
-    _dead_letter(task, attempt, "ambiguous_increment", ambiguous, error=error, cause=cause)
+    _dead_letter(task, attempt, "ambiguous_increment", ambiguous, error=error, cause=cause, then=rest)
     return rest
 
 
@@ -207,21 +215,7 @@ def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: Ap
     kwargs: dict[str, Any] = {"payload": payload}
     if attempt.team is not None:
         kwargs["team"] = attempt.team
-    try:
-        raise task.retry(
-            args=(),
-            kwargs=kwargs,
-            countdown=countdown,
-            max_retries=None,
-            headers={FIRST_ATTEMPT_HEADER: attempt.first_at},
-            # What Celery logs and shows in events for the retried task: no plain e-mail.
-            argsrepr="()",
-            kwargsrepr=repr(mask_payload(kwargs)),
-        )
-    except Reject as failed:
-        # Celery rejects *without* requeueing when it cannot publish the retry,
-        # which drops the message on Redis; keep it on the queue instead.
-        raise Reject(failed.reason, requeue=True) from failed
+    task.republish(kwargs, countdown=countdown, headers={FIRST_ATTEMPT_HEADER: attempt.first_at})
 
 
 def _dead_letter(
@@ -232,6 +226,7 @@ def _dead_letter(
     *,
     error: str,
     cause: ApiError | None = None,
+    then: Any = None,
 ) -> str:
     record = DeadLetterRecord(
         id=new_record_id(),
@@ -247,7 +242,9 @@ def _dead_letter(
         team=attempt.team,
         evidence=cause.evidence() if cause else {},
     )
-    task.publish_dead_letter(record)
+    # A record that cannot be written is set aside on the message (raises Retry), so that
+    # SendX is not called again to make it anew; ``then`` is what the attempt goes on with.
+    write_or_set_aside(task, attempt, record, then=then)
     task.observer.dead_lettered(attempt.operation.name, reason)
     logger.warning(
         "dead-lettered",
