@@ -18,6 +18,7 @@ from ..deadletter import DeadLetterRecord, iso_utc, new_record_id, publish_recor
 from ..logs import context
 from ..masking import mask_text
 from ..observe import observer_of
+from .broker_setup import consumer_steps
 
 __all__ = ["SendxConsumer"]
 
@@ -28,6 +29,10 @@ RAW_BODY_LIMIT = 4000
 
 class SendxConsumer(Consumer):
     """Celery's consumer, with a dead letter instead of a silent drop."""
+
+    class Blueprint(Consumer.Blueprint):
+        # Celery's delayed-delivery set-up idles ~17 s with a cluster node down (.broker_setup).
+        default_steps = consumer_steps(Consumer.Blueprint.default_steps)
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         self._dead_letter(message, None, f"cannot decode the message: {exc}")
