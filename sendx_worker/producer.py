@@ -13,10 +13,9 @@ from typing import Any
 
 from celery import Celery
 from celery.result import AsyncResult
-from kombu.utils.url import maybe_sanitize_url
 
 from .errors import PublishError
-from .masking import mask_payload
+from .masking import mask_broker_url, mask_payload
 from .schemas import identify_payload, track_payload
 from .settings import Flavor
 
@@ -118,5 +117,5 @@ def _publish(app: Celery, task: str, payload: dict[str, Any], team: str | None, 
     except Exception as exc:
         if isinstance(exc, PublishError):
             raise
-        broker = maybe_sanitize_url(app.conf.broker_url or "")
+        broker = mask_broker_url(app.conf.broker_url or "")
         raise PublishError(f"could not publish {task} to the broker at {broker}: {type(exc).__name__}: {exc}") from exc
