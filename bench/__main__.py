@@ -8,6 +8,7 @@ commands:
   latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
   emulator     the emulator's own ceiling (bench.emulator_ceiling)
   plot         docs/bench/throughput.png from the throughput results
+  cluster      on a private 3-node RabbitMQ cluster: throughput with 1, 2, 4 processes, node loss
   smoke        every benchmark once, small; exits 0 if they all ran (asserts no speed)
 
 ``python -m bench COMMAND --help`` for each command's options. Results are printed as
@@ -30,7 +31,7 @@ __all__ = ["main", "smoke"]
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from . import emulator_ceiling, enqueue, heap, latency, memory, plot, throughput
+    from . import cluster, emulator_ceiling, enqueue, heap, latency, memory, plot, throughput
 
     return {
         "throughput": throughput.main,
@@ -40,6 +41,7 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         "latency": latency.main,
         "emulator": emulator_ceiling.main,
         "plot": plot.main,
+        "cluster": cluster.main,
     }
 
 

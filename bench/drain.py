@@ -101,14 +101,16 @@ class ProcessTree:
                 process.wait()
 
 
-def spawn(commands: Sequence[Sequence[str]], env: Mapping[str, str], log_dir: Path, name: str) -> ProcessTree:
-    """Start each command at once, stdout and stderr into ``log_dir/name-N.log``."""
+def spawn(
+    commands: Sequence[Sequence[str]], env: Mapping[str, str], log_dir: Path, name: str, *, cwd: Path = REPO
+) -> ProcessTree:
+    """Start each command at once (in ``cwd``), stdout and stderr into ``log_dir/name-N.log``."""
     processes, logs = [], []
     for number, command in enumerate(commands):
         path = log_dir / f"{name}-{number}.log"
         with path.open("wb") as sink:
             processes.append(
-                subprocess.Popen(list(command), env=dict(env), cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
+                subprocess.Popen(list(command), env=dict(env), cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
             )
         logs.append(path)
     return ProcessTree(processes, logs)

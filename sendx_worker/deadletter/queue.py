@@ -14,8 +14,9 @@ down) is acknowledged by the broker and dropped, while a mandatory one comes bac
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from kombu import Connection
@@ -41,6 +42,9 @@ PUBLISH_RETRY_POLICY = {"max_retries": 5, "interval_start": 0.5, "interval_step"
 # How long a publish waits for the broker's confirmation: a quorum queue that lost its
 # majority confirms nothing, and a worker thread must not wait for it forever.
 CONFIRM_TIMEOUT_S = 30.0
+# Reading the queue again on a new connection after the broker dropped one (a leader election).
+READ_ATTEMPTS = 5
+READ_RETRY_INTERVAL_S = 1.0
 
 
 def publish_record(producer: Any, record: DeadLetterRecord) -> None:
@@ -143,21 +147,40 @@ class DeadLetterQueue:
 
     @contextmanager
     def _held(self) -> Iterator[list[tuple[DeadLetterRecord, Message]]]:
-        """Every record, taken unacknowledged; raises DeadLetterUnavailable when the queue cannot be read."""
-        with self._connect() as connection:
-            self.kind = ensure_dead_letter_queue(connection)
-            # Closing the channel returns every message not acknowledged in the block.
-            with open_channel(connection) as channel:
-                queue = dead_letter_queue()(channel)
-                held: list[tuple[DeadLetterRecord, Message]] = []
+        """Every record, taken unacknowledged; raises DeadLetterUnavailable when the queue cannot be read.
+
+        Reading is retried on a new connection (the next node of a failover list) when the
+        broker drops the connection: a quorum queue whose leader's node just died answers
+        ``basic.get`` with a connection error until a new leader is elected (~1 s).
+        """
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            with ExitStack() as stack:
+                connection = stack.enter_context(self._connect())
+                self.kind = ensure_dead_letter_queue(connection)
                 try:
-                    while (message := queue.get(no_ack=False, accept=["json"])) is not None:
-                        held.append((_record_of(message), message))
-                except Exception as exc:
-                    if channel_error(exc) is None:
+                    # Closing the channel returns every message not acknowledged in the block.
+                    channel = stack.enter_context(open_channel(connection))
+                    held = _take_all(channel)
+                except connection.connection_errors:
+                    if attempt == READ_ATTEMPTS:
                         raise
-                    raise DeadLetterUnavailable(unavailable(exc)) from exc
+                    time.sleep(READ_RETRY_INTERVAL_S)
+                    continue
                 yield held
+                return
+
+
+def _take_all(channel: Any) -> list[tuple[DeadLetterRecord, Message]]:
+    queue = dead_letter_queue()(channel)
+    held: list[tuple[DeadLetterRecord, Message]] = []
+    try:
+        while (message := queue.get(no_ack=False, accept=["json"])) is not None:
+            held.append((_record_of(message), message))
+    except Exception as exc:
+        if channel_error(exc) is None:
+            raise
+        raise DeadLetterUnavailable(unavailable(exc)) from exc
+    return held
 
 
 def _record_of(message: Message) -> DeadLetterRecord:
