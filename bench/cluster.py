@@ -4,19 +4,22 @@
                             [--scenarios throughput leader-kill dead-letters reconnect start-down]
                             [--code DIR] [--label NAME]
 
-Scenarios (each in a vhost of its own; workers are ``python -m sendx_worker worker
---processes P`` given the three nodes as ``;``-separated failover URLs, node 1 first;
-queues are declared through node 2, so node 2 leads ``sendx``):
+Scenarios (each in a vhost of its own; workers are ``python -m sendx_worker worker``
+given the three nodes as ``;``-separated failover URLs; the producer declares ``sendx``
+through node 2, which then leads it):
 
-  throughput    N identifies queued, then drained with P = 1, 2, 4 worker processes: tasks/s
-                at the emulator, CPU ms per task of the workers' process tree
-  leader-kill   N identifies, 2 worker processes; the leader of ``sendx`` kill -9'd at N/3 and
-                started again: lost, duplicates (SendX calls beyond one per e-mail), longest gap
-  dead-letters  N identifies, one e-mail in ten rejected by SendX (422); the node holding
-                ``sendx.dead_letter`` kill -9'd at N/3, started again after --down-s: dead
-                letters lost, SendX calls per rejected e-mail, poison records
-  reconnect     one worker process, connected to node 1; node 1 kill -9'd at N/3 (not the
-                queue's leader): seconds from the kill to the next delivery, duplicates
+  throughput    N identifies queued, then drained by ``--processes P`` for P = 1, 2, 4 (node 1
+                first): tasks/s at the emulator, CPU ms per task of the workers' process tree
+  leader-kill   N identifies, two worker processes, connected to nodes 1 and 2; node 2, the
+                leader of ``sendx``, kill -9'd at N/3, started again once the queue is drained:
+                lost, duplicates (SendX calls beyond one per e-mail), the longest gap between
+                deliveries, whether the node rejoined
+  dead-letters  as leader-kill, one e-mail in ten rejected by SendX (422), and
+                ``sendx.dead_letter`` declared as the measured code declares it through node 3,
+                where no worker is connected; node 3 kill -9'd at N/3, started again after
+                --down-s: dead letters lost, SendX calls per rejected e-mail, poison records
+  reconnect     as leader-kill with one worker process, on node 1, and node 1 (not a leader)
+                kill -9'd: the worker's stall (longest time between its "delivered" lines), duplicates
   start-down    node 1 down, one worker process started with the three URLs: seconds to
                 Celery's "ready" line and to the first delivery
 
@@ -32,9 +35,9 @@ import contextlib
 import itertools
 import os
 import re
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -55,6 +58,27 @@ __all__ = ["SCENARIOS", "main"]
 
 IDENTIFY = "sendx.identify_contact"
 REJECT_EVERY = 10
+# The timestamp that starts each of the worker's log lines (logs.KeyValueFormatter).
+STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}")
+
+
+@dataclass(frozen=True)
+class Place:
+    """A vhost of the cluster, reached through the three nodes in any order."""
+
+    cluster: RabbitCluster
+    name: str
+    log_dir: Path
+
+    def broker(self, first: int = 0) -> Broker:
+        """The ``;``-separated URLs of every node, node ``first + 1`` first."""
+        nodes = self.cluster.nodes[first:] + self.cluster.nodes[:first]
+        return Broker("rabbitmq", self.cluster.urls(self.name, nodes), self.log_dir)
+
+    @property
+    def producer(self) -> Broker:
+        """The producer's broker: node 2 first, so that node 2 leads ``sendx``."""
+        return self.broker(1)
 
 
 @dataclass
@@ -69,33 +93,39 @@ class Bench:
     down_s: float
 
     @contextlib.contextmanager
-    def vhost(self, name: str) -> Iterator[tuple[Broker, Broker]]:
-        """A fresh vhost: the workers' broker (node 1 first) and the producer's (node 2 first)."""
-        vhost = f"bench-{name}-{uuid.uuid4().hex[:6]}"
-        nodes = self.cluster.nodes
-        with self.cluster.vhost(vhost):
-            workers = Broker("rabbitmq", self.cluster.urls(vhost, nodes), self.log_dir)
-            producer = Broker("rabbitmq", self.cluster.urls(vhost, [nodes[1], nodes[2], nodes[0]]), self.log_dir)
-            yield workers, producer
+    def vhost(self, name: str) -> Iterator[Place]:
+        """A fresh vhost, deleted afterwards."""
+        with self.cluster.vhost(f"bench-{name}-{uuid.uuid4().hex[:6]}") as vhost:
+            yield Place(self.cluster, vhost, self.log_dir)
 
-    def start_workers(self, broker: Broker, processes: int, name: str) -> ProcessTree:
-        env = sendx_env(broker, self.emulator)
-        env.update(SENDX_RETRY_BASE_S="1", SENDX_RETRY_CAP_S="5", SENDX_TIMEOUT="5")
-        if self.code is not None:
-            env["PYTHONPATH"] = str(self.code)
-        command = [sys.executable, "-m", "sendx_worker", "worker", "--processes", str(processes)]
-        # ``python -m`` puts the working folder first on sys.path: run in the checkout whose code is measured.
-        return spawn([command], env, self.log_dir, name, cwd=self.code or REPO)
+    def start_workers(self, place: Place, processes: int, name: str, firsts: tuple[int, ...] = (0,)) -> ProcessTree:
+        """``sendx-worker worker --processes P`` once per entry of ``firsts``, each given node ``first + 1`` first."""
+        trees = []
+        for number, first in enumerate(firsts):
+            env = sendx_env(place.broker(first), self.emulator)
+            env.update(SENDX_RETRY_BASE_S="1", SENDX_RETRY_CAP_S="5", SENDX_TIMEOUT="5")
+            if self.code is not None:
+                env["PYTHONPATH"] = str(self.code)
+            command = [sys.executable, "-m", "sendx_worker", "worker", "--processes", str(processes)]
+            command += ["-n", f"{name}-{number}@%h"]  # node names unique in the cluster (pidbox queues)
+            # ``python -m`` puts the working folder first on sys.path: run in the checkout measured.
+            trees.append(spawn([command], env, self.log_dir, f"{name}-{number}", cwd=self.code or REPO))
+        return ProcessTree([p for tree in trees for p in tree.processes], [log for tree in trees for log in tree.logs])
+
+    def declare_dead_letter_queue(self, place: Place, node: int) -> None:
+        """``sendx.dead_letter`` as the measured code declares it, through node ``node + 1`` (its home or leader)."""
+        script = (
+            "import sys; from kombu import Connection; from sendx_worker.topology import dead_letter_queue\n"
+            "with Connection(sys.argv[1]) as c: dead_letter_queue()(c.default_channel).declare()"
+        )
+        url = self.cluster.nodes[node].url(place.name)
+        subprocess.run([sys.executable, "-c", script, url], cwd=self.code or REPO, check=True, timeout=60)
 
     def restore(self) -> None:
         """Every node running again (after a scenario that killed one)."""
         for node in self.cluster.nodes:
             if not self.cluster.is_up(node):
                 self.cluster.restart(node)
-
-
-def vhost_of(broker: Broker) -> str:
-    return str(broker.url).split(";")[0].rsplit("/", 1)[1]
 
 
 def body(number: int) -> dict[str, Any]:
@@ -146,22 +176,19 @@ def settle(bench: Bench, done: Callable[[list[dict[str, Any]]], bool], timeout: 
         time.sleep(0.5)
 
 
-def gaps_after(log: list[dict[str, Any]], moment: float) -> tuple[float | None, float | None]:
-    """Seconds from ``moment`` to the first request after it, and the longest gap between requests after it."""
-    stamps = sorted(float(entry["timestamp"]) for entry in log)
-    after = [stamp for stamp in stamps if stamp >= moment]
-    if not after:
-        return None, None
-    before = [stamp for stamp in stamps if stamp < moment][-1:]
-    points = before + after
-    longest = max((b - a for a, b in itertools.pairwise(points)), default=0.0)
-    return round(after[0] - moment, 2), round(longest, 2)
+def longest_gap_after(stamps: list[float], moment: float) -> float | None:
+    """The longest time between consecutive ``stamps`` from the last one before ``moment`` on."""
+    ordered = sorted(stamps)
+    around = [stamp for stamp in ordered if stamp < moment][-1:] + [stamp for stamp in ordered if stamp >= moment]
+    if len(around) < 2:
+        return None
+    return round(max(b - a for a, b in itertools.pairwise(around)), 2)
 
 
 def kill_when(bench: Bench, count: int, pick: Callable[[], Any]) -> tuple[Any, float]:
-    """Once the emulator has seen ``count`` requests, ``kill -9`` the node ``pick()`` names."""
-    wait_until(lambda: bench.emulator.stats()["requests"] >= count, 300, f"{count} requests")
-    node = pick()
+    """Once the emulator has seen ``count`` requests, ``kill -9`` the node ``pick()`` names (asked first)."""
+    node = wait_until(pick, 120, "the node to kill")
+    wait_until(lambda: bench.emulator.stats()["requests"] >= count, 300, f"{count} requests", interval=0.05)
     killed_at = time.time()
     bench.cluster.kill(node)
     return node, killed_at
@@ -173,11 +200,11 @@ def kill_when(bench: Bench, count: int, pick: Callable[[], Any]) -> tuple[Any, f
 def throughput(bench: Bench, processes: list[int]) -> list[dict[str, Any]]:
     rows = []
     for count in processes:
-        with bench.vhost(f"tp{count}") as (workers, producer):
-            fill(producer, bench.tasks)
+        with bench.vhost(f"tp{count}") as place:
+            fill(place.producer, bench.tasks)
             bench.emulator.reset()
             load = load_average()
-            tree = bench.start_workers(workers, count, f"throughput-{count}")
+            tree = bench.start_workers(place, count, f"throughput-{count}")
             try:
                 drain = wait_for_requests(bench.emulator, bench.tasks, tree, timeout=120 + bench.tasks / 5)
             finally:
@@ -197,68 +224,84 @@ def throughput(bench: Bench, processes: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
-def lose_a_node(bench: Bench, name: str, processes: int, pick: Callable[[str], Any]) -> dict[str, Any]:
-    """N identifies drained by ``processes`` worker processes; ``pick(vhost)`` names the node killed at N/3.
+def lose_a_node(bench: Bench, name: str, firsts: tuple[int, ...], pick: Callable[[Place], Any]) -> dict[str, Any]:
+    """N identifies drained by one worker process per entry of ``firsts``; ``pick`` names the node killed at N/3.
 
-    The node is started again at once (in the background), as a supervisor would.
+    The node stays down until the queue is drained (a node that died does not come back
+    in seconds), then is started again and must rejoin the cluster.
     """
     n = bench.tasks
-    with bench.vhost(name) as (workers, producer):
-        fill(producer, n)
+    with bench.vhost(name) as place:
+        fill(place.producer, n)
         bench.emulator.reset()
-        tree = bench.start_workers(workers, processes, name)
+        tree = bench.start_workers(place, 1, name, firsts)
         try:
-            node, killed_at = kill_when(bench, n // 3, lambda: pick(vhost_of(producer)))
-            restarter = threading.Thread(target=bench.cluster.restart, args=(node,))
-            restarter.start()
+            node, killed_at = kill_when(bench, n // 3, lambda: pick(place))
             log = settle(bench, lambda log: len(set(emails_of(log))) >= n, timeout=300)
-            restarter.join()
         finally:
             tree.stop()
+        bench.cluster.restart(node)
+        rejoined = node.name in bench.cluster.running_nodes()
     emails = emails_of(log)
-    first, longest = gaps_after(log, killed_at)
     result = {
         "scenario": name,
         "tasks": n,
-        "processes": processes,
+        "workers": len(firsts),
         "killed": node.name,
         "lost": n - len(set(emails)),
         "duplicates": len(emails) - len(set(emails)),
-        "first_delivery_after_kill_s": first,
-        "longest_gap_s": longest,
+        "longest_gap_s": longest_gap_after([float(entry["timestamp"]) for entry in log], killed_at),
+        "rejoined": rejoined,
     }
+    if len(tree.logs) == 1:
+        # The worker's own stall (with several, the others may drain the queue while one idles).
+        result["stall_s"] = stall_in_log(tree.logs[0], killed_at)
     print(f"{name}: {result}")
     return result
 
 
+def stall_in_log(path: Path, moment: float) -> float | None:
+    """The longest time between a worker's ``delivered`` lines around ``moment`` (its own stall)."""
+    from datetime import datetime
+
+    stamps = []
+    for line in path.read_text(errors="replace").splitlines():
+        found = STAMP.match(line)
+        if found and " delivered " in line:
+            stamps.append(datetime.strptime(found.group(0), "%Y-%m-%d %H:%M:%S,%f").timestamp())
+    return longest_gap_after(stamps, moment)
+
+
 def leader_kill(bench: Bench) -> dict[str, Any]:
-    """Two worker processes; the leader of ``sendx`` dies."""
-    return lose_a_node(bench, "leader-kill", 2, lambda vhost: bench.cluster.holder(vhost, "sendx"))
+    """Two worker processes, on nodes 1 and 2; node 2, the leader of ``sendx``, dies."""
+    return lose_a_node(bench, "leader-kill", (0, 1), lambda place: bench.cluster.holder(place.name, "sendx"))
 
 
 def reconnect(bench: Bench) -> dict[str, Any]:
-    """One worker process, connected to node 1 (the first URL); node 1 dies (``sendx``'s leader is node 2)."""
-    return lose_a_node(bench, "reconnect", 1, lambda vhost: bench.cluster.nodes[0])
+    """One worker process, on node 1 (the first URL); node 1 dies (``sendx``'s leader is node 2)."""
+    return lose_a_node(bench, "reconnect", (0,), lambda place: bench.cluster.nodes[0])
 
 
 def dead_letters(bench: Bench) -> dict[str, Any]:
     n = bench.tasks
     rejected = {f"c{number}@example.com" for number in range(0, n, REJECT_EVERY)}
-    with bench.vhost("dead") as (workers, producer):
-        fill(producer, n)
+    with bench.vhost("dead") as place:
+        fill(place.producer, n)
+        # On node 3, where no worker is connected: the workers go on while it is down.
+        bench.declare_dead_letter_queue(place, 2)
         bench.emulator.reset()
         _set_faults(bench.emulator, {"script": {email: [422] * 50 for email in rejected}})
-        tree = bench.start_workers(workers, 2, "dead-letters")
+        tree = bench.start_workers(place, 1, "dead-letters", (0, 1))
         try:
-            holder = lambda: bench.cluster.holder(vhost_of(producer), "sendx.dead_letter")  # noqa: E731
+            holder = lambda: bench.cluster.holder(place.name, "sendx.dead_letter")  # noqa: E731
             node, killed_at = kill_when(bench, n // 3, holder)
             delivered_rest = lambda log: len(set(emails_of(log)) - rejected) >= n - len(rejected)  # noqa: E731
             settle(bench, delivered_rest, timeout=120)
             time.sleep(max(0.0, killed_at + bench.down_s - time.time()))
             bench.cluster.restart(node)
             log = settle(bench, delivered_rest, timeout=120, quiet_s=10)
-            wait_until(lambda: queue_depth(sendx_app(producer), "sendx") == 0, 120, "an empty sendx queue")
-            records = _dead_letter_records(producer)
+            wait_until(lambda: queue_depth(sendx_app(place.producer), "sendx") == 0, 120, "an empty sendx queue")
+            records = _dead_letter_records(place.producer)
         finally:
             tree.stop()
             _set_faults(bench.emulator, {"script": {}})
@@ -282,13 +325,13 @@ def dead_letters(bench: Bench) -> dict[str, Any]:
 
 
 def start_down(bench: Bench) -> dict[str, Any]:
-    with bench.vhost("startdown") as (workers, producer):
-        fill(producer, 200)
+    with bench.vhost("startdown") as place:
+        fill(place.producer, 200)
         bench.emulator.reset()
         bench.cluster.kill(bench.cluster.nodes[0])
         try:
             started = time.time()
-            tree = bench.start_workers(workers, 1, "start-down")
+            tree = bench.start_workers(place, 1, "start-down")
             try:
                 wait_until(lambda: bench.emulator.stats()["requests"] > 0, 120, "a first delivery")
                 first_delivery = time.time() - started
@@ -329,7 +372,7 @@ def _ready_after(log: Path, started: float) -> float | None:
     from datetime import datetime
 
     for line in log.read_text(errors="replace").splitlines():
-        stamp = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", line)
+        stamp = STAMP.search(line)
         if " ready." in line and stamp:
             moment = datetime.strptime(stamp.group(0), "%Y-%m-%d %H:%M:%S,%f").timestamp()
             return round(moment - started, 2)

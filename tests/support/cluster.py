@@ -114,7 +114,8 @@ class RabbitCluster:
         if reason:
             raise RuntimeError(f"cannot build a RabbitMQ cluster: {reason}")
         slot, lock = _claim_slot()
-        cluster = cls(slot, lock, Path(tempfile.gettempdir()) / f"sendx-test-cluster-{slot}")
+        cluster = cls(slot, lock, _root(slot))
+        _clear_abandoned_slots()
         atexit.register(cluster.destroy)
         try:
             cluster.start()
@@ -156,8 +157,7 @@ class RabbitCluster:
         self._destroyed = True
         for node in self.nodes:
             self.kill(node)
-        _kill_listener(self.epmd_port, "epmd")
-        shutil.rmtree(self.root, ignore_errors=True)
+        self._clear_leftovers()
         with contextlib.suppress(OSError):
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
@@ -355,16 +355,40 @@ class RabbitCluster:
         return ";".join(node.url(vhost) for node in (order or self.nodes))
 
 
+def _root(slot: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"sendx-test-cluster-{slot}"
+
+
+def _try_lock(slot: int) -> IO[str] | None:
+    lock = open(Path(tempfile.gettempdir()) / f"sendx-test-cluster-{slot}.lock", "w")  # noqa: SIM115
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
 def _claim_slot() -> tuple[int, IO[str]]:
     for slot in range(SLOTS):
-        lock = open(Path(tempfile.gettempdir()) / f"sendx-test-cluster-{slot}.lock", "w")  # noqa: SIM115
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            continue
-        return slot, lock
+        lock = _try_lock(slot)
+        if lock is not None:
+            return slot, lock
     raise RuntimeError(f"all {SLOTS} RabbitMQ cluster slots are in use by other runs")
+
+
+def _clear_abandoned_slots() -> None:
+    """End what killed runs left in the slots no run holds (a lock dies with its process)."""
+    for slot in range(SLOTS):
+        lock = _try_lock(slot)
+        if lock is None:
+            continue  # in use: ours, or another run's
+        abandoned = RabbitCluster(slot, lock, _root(slot))
+        if abandoned.root.exists():
+            abandoned.destroy()
+        else:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
 
 
 def _kill(pid: int) -> None:
