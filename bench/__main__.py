@@ -10,6 +10,7 @@ commands:
   state-size   the state store's bytes per contact on each backend, and for a million contacts
   emulator     the emulator's own ceiling (bench.emulator_ceiling)
   plot         docs/bench/throughput.png from the throughput results
+  cluster      on a private 3-node RabbitMQ cluster: throughput with 1, 2, 4 processes, node loss
   smoke        every benchmark once, small; exits 0 if they all ran (asserts no speed)
 
 ``python -m bench COMMAND --help`` for each command's options. Results are printed as
@@ -32,7 +33,7 @@ __all__ = ["main", "smoke"]
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from . import emulator_ceiling, enqueue, heap, large, latency, memory, plot, state_size, throughput
+    from . import cluster, emulator_ceiling, enqueue, heap, large, latency, memory, plot, state_size, throughput
 
     return {
         "throughput": throughput.main,
@@ -44,6 +45,7 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         "emulator": emulator_ceiling.main,
         "plot": plot.main,
         "state-size": state_size.main,
+        "cluster": cluster.main,
     }
 
 

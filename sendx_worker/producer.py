@@ -25,12 +25,11 @@ from typing import Any, Protocol
 
 from celery import Celery
 from celery.result import AsyncResult
-from kombu.utils.url import maybe_sanitize_url
 from marshmallow import ValidationError
 
 from .errors import PublishError
 from .limits import MAX_TAGS, team_problem
-from .masking import masked_repr
+from .masking import mask_broker_url, masked_repr
 from .publish_options import check_options
 from .schemas import identify_payload, track_payload
 from .settings import Flavor
@@ -266,5 +265,5 @@ def publish_to_broker(app: Celery, task: str, kwargs: dict[str, Any], options: d
     except Exception as exc:
         if isinstance(exc, PublishError):
             raise
-        broker = maybe_sanitize_url(app.conf.broker_url or "")
+        broker = mask_broker_url(app.conf.broker_url or "")
         raise PublishError(f"could not publish {task} to the broker at {broker}: {type(exc).__name__}: {exc}") from exc

@@ -7,6 +7,12 @@ broker instead of in a worker's memory) only works for queues bound through a
 topic or fanout exchange. Messages the broker itself gives up on (delivery limit
 exceeded) are dead-lettered to ``sendx.dead_letter`` too, so every way a message
 can die ends in one place.
+
+``sendx.dead_letter`` is a quorum queue on RabbitMQ too: a classic queue lives on one
+node of a cluster, and while that node is down its dead letters are refused or, worse,
+routed nowhere. Other brokers ignore the queue type. A classic ``sendx.dead_letter``
+left by an older version is used as it is (with a warning) until ``sendx-worker dead
+migrate`` turns it into a quorum queue (:mod:`sendx_worker.deadletter.migrate`).
 """
 
 from __future__ import annotations
@@ -56,6 +62,15 @@ def work_queue() -> Queue:
     )
 
 
-def dead_letter_queue() -> Queue:
-    """The durable ``sendx.dead_letter`` queue that holds dead-letter records."""
-    return Queue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, routing_key=DEAD_LETTER_ROUTING_KEY, durable=True)
+def dead_letter_queue(name: str = DEAD_LETTER_QUEUE, *, bound: bool = True) -> Queue:
+    """The durable ``sendx.dead_letter`` queue that holds dead-letter records (a quorum queue on RabbitMQ).
+
+    ``name`` and ``bound=False``: a queue of the same kind, unbound, for a migration's holding queue.
+    """
+    return Queue(
+        name,
+        DEAD_LETTER_EXCHANGE if bound else None,
+        routing_key=DEAD_LETTER_ROUTING_KEY if bound else None,
+        durable=True,
+        queue_arguments={"x-queue-type": "quorum"},
+    )

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 from celery import Celery
 from kombu.exceptions import OperationalError
-from kombu.utils.url import maybe_sanitize_url
 
 from ..celery_app import create_app
+from ..masking import mask_broker_url
 from ..settings import Settings, load_settings
 from .common import CommandError
 
@@ -46,5 +46,5 @@ def broker_errors(app: Celery) -> Iterator[None]:
     except CommandError:
         raise
     except (OSError, OperationalError, *app.connection_for_write().connection_errors) as exc:
-        url = maybe_sanitize_url(app.conf["broker_url"] or "")
+        url = mask_broker_url(app.conf["broker_url"] or "")
         raise CommandError(f"cannot reach the broker at {url}: {type(exc).__name__}: {exc}") from exc

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
+from ..masking import mask_broker_url
 from ..proxies import redact_url
 from ..settings import Settings, load_settings
 from .common import EXIT_FAILURE, EXIT_OK, subcommand
@@ -123,11 +124,9 @@ def check_configuration(settings: Settings) -> Result:
 
 def check_broker(app: Celery, settings: Settings, timeout_s: float) -> Result:
     """A connection to the broker (for the embedded one: its folder is writable)."""
-    from kombu.utils.url import maybe_sanitize_url
-
     from ..celeryconf import embedded_broker_folder
 
-    url = maybe_sanitize_url(settings.effective_broker_url)
+    url = mask_broker_url(settings.effective_broker_url)
     if settings.uses_embedded_broker:
         folder = embedded_broker_folder(settings)
         try:
@@ -138,13 +137,29 @@ def check_broker(app: Celery, settings: Settings, timeout_s: float) -> Result:
         except OSError as exc:
             return Result("FAIL", "broker", f"embedded broker folder {folder}: {exc.strerror or exc}")
         return Result("ok", "broker", f"embedded (files in {folder})")
+    # Each URL of a failover list (kombu's ";") on its own: a node down is worth knowing
+    # before it is the last one up.
+    urls = settings.effective_broker_url.split(";")
+    failures = [(one, failure) for one in urls if (failure := _unreachable(app, one, timeout_s)) is not None]
+    if not failures:
+        return Result("ok", "broker", url)
+    if len(urls) == 1:
+        return Result("FAIL", "broker", f"{url}: {failures[0][1]}")
+    details = "; ".join(f"{mask_broker_url(one)}: {failure}" for one, failure in failures)
+    if len(failures) == len(urls):
+        return Result("FAIL", "broker", f"{url}: no node reachable: {details}")
+    return Result("warn", "broker", f"{url}: {len(failures)} of {len(urls)} unreachable: {details}")
+
+
+def _unreachable(app: Celery, url: str, timeout_s: float) -> str | None:
+    """Why ``url`` cannot be connected to, or None when it can."""
     try:
-        with app.connection_for_write(connect_timeout=timeout_s) as connection:
+        with app.connection_for_write(url=url, connect_timeout=timeout_s) as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout_s)
             _ = connection.default_channel  # Redis connects lazily: make it talk
     except Exception as exc:
-        return Result("FAIL", "broker", f"{url}: {type(exc).__name__}: {exc}")
-    return Result("ok", "broker", url)
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def check_state(settings: Settings) -> Result:

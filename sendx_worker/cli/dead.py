@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..masking import mask_email
 from ..settings import Flavor, Settings, load_settings
-from .common import EXIT_FAILURE, EXIT_OK, CommandError, UsageError, report_error, subcommand
+from .common import EXIT_FAILURE, EXIT_OK, PROG, CommandError, UsageError, report_error, subcommand
 from .output import printable, table
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ examples:
   sendx-worker dead replay --all                 # put every dead letter back on the `sendx` queue
   sendx-worker dead replay 3f2a9c1e --force      # as if it happened now: newer updates do not win
   sendx-worker dead purge 3f2a9c1e --yes         # delete without asking
+  sendx-worker dead migrate                      # an older version's classic queue -> a quorum queue
 
 An unknown or ambiguous id exits 2. Replay publishes the task again and only then deletes
 the dead letter; the task keeps the time its event happened, so the parts of it that newer
@@ -92,6 +93,15 @@ def register(subparsers: Any) -> None:
     _id_or_all(purge)
     purge.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(handler=run_purge)
+    migrate = subcommand(
+        actions,
+        "migrate",
+        help="make sendx.dead_letter a quorum queue (RabbitMQ), keeping every record",
+        description="Turn a classic sendx.dead_letter (left by an older version) into a quorum queue, which "
+        "survives the loss of a RabbitMQ node. Every record is kept; safe to run again, and with workers running.",
+        examples=EXAMPLES,
+    )
+    migrate.set_defaults(handler=run_migrate)
 
 
 def _id_or_all(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +129,12 @@ def _dead_letters(settings: Settings | None = None) -> Iterator[tuple[Celery, De
     from .broker import broker_errors, producer_app
 
     with producer_app(settings) as app, broker_errors(app):
-        yield app, DeadLetterQueue(app.connection_for_write)
+        queue = DeadLetterQueue(app.connection_for_write)
+        yield app, queue
+    if queue.kind == "classic":
+        from ..deadletter import MIGRATE_HINT
+
+        print(f"{PROG}: warning: {MIGRATE_HINT}", file=sys.stderr, flush=True)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -250,3 +265,13 @@ def _check_all_done(chosen: set[str], done: list[DeadLetterRecord], verb: str) -
     missing = chosen - {record.id for record in done}
     if missing:
         raise CommandError(f"{len(missing)} dead letter(s) vanished before they were {verb} (another operator?)")
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Make the dead-letter queue a quorum queue on RabbitMQ; say what was done."""
+    from ..deadletter.migrate import migrate
+    from .broker import broker_errors, producer_app
+
+    with producer_app() as app, broker_errors(app), app.connection_for_write() as connection:
+        print(migrate(connection).summary())
+    return EXIT_OK

@@ -59,7 +59,8 @@ option). -P prefork is passed on as -P processes, its other name: Celery reads a
 "... succeeded in" lines show with -l DEBUG only.
 
 SIGTERM stops gracefully (warm shutdown: running tasks finish, prefetched messages go back
-to the broker); with several processes it is passed on to every one."""
+to the broker); with several processes it is passed on to every one, and if the parent is
+killed by a signal it cannot pass on (SIGKILL), each worker process stops warm by itself."""
 
 
 def register(subparsers: Any) -> None:
@@ -80,6 +81,8 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="run N worker processes, or auto: one per CPU this process may use (the default)",
     )
+    # Given by the supervising parent to each worker process it starts (see .parent).
+    parser.add_argument("--supervised-by", type=int, metavar="PID", help=argparse.SUPPRESS)
     parser.set_defaults(handler=run, passes_extra=True, configures_logging=False)
 
 
@@ -171,8 +174,12 @@ def process_count(requested: int | Literal["auto"], passthrough: Sequence[str], 
 
 
 def child_commands(passthrough: Sequence[str], count: int) -> list[list[str]]:
-    """The command lines of ``count`` worker processes: this command with one process each, and its own node."""
-    command = [sys.executable, "-m", "sendx_worker", "worker", "--processes", "1", *passthrough]
+    """The command lines of ``count`` worker processes: this command with one process each, and its own node.
+
+    Each is told this process's pid, so that it stops when this process dies (:mod:`.parent`).
+    """
+    command = [sys.executable, "-m", "sendx_worker", "worker", "--processes", "1"]
+    command += ["--supervised-by", str(os.getpid()), *passthrough]
     return [[*command, "-n", name] for name in node_names(passthrough, count)]
 
 
@@ -185,6 +192,10 @@ def run(args: argparse.Namespace) -> int:
     if args.log_format:
         # Read by the worker's logging set-up, here and in child processes.
         os.environ["SENDX_LOG_FORMAT"] = args.log_format
+    if args.supervised_by is not None:
+        from .parent import follow_parent
+
+        follow_parent(args.supervised_by)
     count = process_count(args.processes, args.extra, available_cpus)
     if count == 1:
         return _run_here(celery_worker_args(args.extra))

@@ -7,13 +7,15 @@ dies, never give up after three retries (the retry policy decides), JSON only.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Task
+from celery.exceptions import Reject
 
 from ..celery_app import settings_of
 from ..client import SendxClient
 from ..deadletter import DeadLetterRecord, publish_record
+from ..masking import masked_repr
 from ..observe import Observer, observer_of
 from ..ordering import OrderingGate
 from ..ordering.retention import LEASE_MARGIN_S, keep_seconds, lease_seconds
@@ -148,6 +150,26 @@ class SendxTask(Task):
         """Put ``record`` durably on ``sendx.dead_letter``."""
         with self.app.producer_or_acquire() as producer:
             publish_record(producer, record)
+
+    def republish(self, kwargs: dict[str, Any], *, countdown: int, headers: dict[str, Any]) -> NoReturn:
+        """Publish this task's message again with ``kwargs`` after ``countdown`` s (a Celery retry); raises ``Retry``.
+
+        Raises ``Reject(requeue=True)`` when it cannot be published: Celery rejects *without*
+        requeueing then, which drops the message on Redis; it stays on the queue instead.
+        """
+        try:
+            raise self.retry(
+                args=(),
+                kwargs=kwargs,
+                countdown=countdown,
+                max_retries=None,
+                headers=headers,
+                # What Celery logs and shows in events for the retried task: no plain e-mail.
+                argsrepr="()",
+                kwargsrepr=masked_repr(kwargs),
+            )
+        except Reject as failed:
+            raise Reject(failed.reason, requeue=True) from failed
 
 
 def _make_counter(task: SendxTask) -> DeliveryCounter | None:

@@ -16,6 +16,7 @@ from typing import Any
 from celery.exceptions import Reject, Retry
 from celery.utils.log import get_task_logger
 
+from ..deadletter.pending import pending_of, write_pending
 from ..logs import context
 from ..masking import mask_text
 from ..worker.deliveries import DeliveryCounter, broker_delivery_count, delivery_key
@@ -64,6 +65,13 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
     outcome = "requeued"
     progress = Progress()
     try:
+        # A dead letter this message carries (it could not be written before) is written
+        # first; when it was the outcome, nothing else is done: SendX is not called again.
+        if (carried := pending_of(request)) is not None:
+            write_pending(task, attempt, carried)
+            if carried.final:
+                outcome = "dead_lettered"
+                return outcome
         # Counted where the broker cannot count for us; if even that store is
         # unreachable (Redis restarting), the message goes back rather than
         # failing the task, which Celery would acknowledge.

@@ -86,15 +86,16 @@ def attempt_in_order(
             logger.info("waiting", extra=context(**attempt.log_fields(outcome="deferred", reason=decided.reason)))
             return "deferred"
         if decided.verdict == "conflict":
-            outcome = dead_letter(
+            # Done first: the record may be set aside on the message and written later,
+            # and a move's mark must not hold the contact's older events meanwhile.
+            turn.done_without_call()
+            return dead_letter(
                 task,
                 attempt,
                 "rejected",
                 attempt.payload,
                 error=f"not sent, to keep the contact's order: {decided.reason}",
             )
-            turn.done_without_call()
-            return outcome
         if turn.earlier_unfinished and decided.increments:
             rest = dead_letter_increments(task, attempt, error=UNFINISHED_EARLIER_DELIVERY)
             turn.without_increments()

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from celery.exceptions import Reject
 from celery.utils.log import get_task_logger
 
 from ..deadletter import DeadLetterRecord, Reason, iso_utc, new_record_id
+from ..deadletter.pending import write_or_set_aside
 from ..errors import ApiError, AuthError, ServerError
 from ..logs import context
-from ..masking import mask_text, masked_repr
+from ..masking import mask_text
 from ..retry import DeadLetter, countdown_for
 from ..retry import Retry as RetryDecision
 from ..worker.health import health
@@ -84,7 +84,7 @@ def dead_letter_increments(task: SendxTask, attempt: Attempt, *, error: str, cau
     """Dead-letter the identify's ``++``/``--`` fields alone as ``ambiguous_increment``; returns the rest."""
     rest, increments = split_increments(attempt.payload)
     ambiguous = {"email": rest.get("email"), "customFields": increments}
-    dead_letter(task, attempt, "ambiguous_increment", ambiguous, error=error, cause=cause)
+    dead_letter(task, attempt, "ambiguous_increment", ambiguous, error=error, cause=cause, then=rest)
     return rest
 
 
@@ -120,22 +120,7 @@ def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: Ap
         logger.error("SendX rejected the credentials; retry scheduled", extra=context(**fields))
     else:
         logger.info("retry scheduled", extra=context(**fields))
-    kwargs = task_kwargs(attempt, payload)
-    try:
-        raise task.retry(
-            args=(),
-            kwargs=kwargs,
-            countdown=countdown,
-            max_retries=None,
-            headers={FIRST_ATTEMPT_HEADER: attempt.first_at},
-            # What Celery logs and shows in events for the retried task: no plain e-mail.
-            argsrepr="()",
-            kwargsrepr=masked_repr(kwargs),
-        )
-    except Reject as failed:
-        # Celery rejects *without* requeueing when it cannot publish the retry,
-        # which drops the message on Redis; keep it on the queue instead.
-        raise Reject(failed.reason, requeue=True) from failed
+    task.republish(task_kwargs(attempt, payload), countdown=countdown, headers={FIRST_ATTEMPT_HEADER: attempt.first_at})
 
 
 def dead_letter(
@@ -146,8 +131,14 @@ def dead_letter(
     *,
     error: str,
     cause: ApiError | None = None,
+    then: Any = None,
 ) -> str:
-    """Publish a dead-letter record for ``attempt`` holding ``payload``; returns "dead_lettered"."""
+    """Publish a dead-letter record for ``attempt`` holding ``payload``; returns "dead_lettered".
+
+    A record that cannot be written is set aside on the message (raises Celery's Retry),
+    so that SendX is not called again to make it anew; ``then`` is the payload the
+    attempt goes on with after the record (None: the record is its outcome).
+    """
     record = DeadLetterRecord(
         id=new_record_id(),
         task=attempt.operation.task_name,
@@ -163,7 +154,7 @@ def dead_letter(
         evidence=cause.evidence() if cause else {},
         occurred_at=attempt.occurred_at,
     )
-    task.publish_dead_letter(record)
+    write_or_set_aside(task, attempt, record, then=then)
     task.observer.dead_lettered(attempt.operation.name, reason)
     logger.warning(
         "dead-lettered",

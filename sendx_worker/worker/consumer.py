@@ -24,6 +24,7 @@ from ..limits import MAX_DEPTH, MAX_HEADER_TEXT, MAX_RAW_BODY_TEXT
 from ..logs import context
 from ..masking import mask_text
 from ..observe import observer_of
+from .broker_setup import consumer_steps
 from .guard import Refusal, refusal_of
 
 __all__ = ["SendxConsumer"]
@@ -74,6 +75,10 @@ class SendxConsumer(Consumer):
 
             self._max_eta_ahead_s = settings_of(self.app).retry_cap_s + ETA_SKEW_S
         return self._max_eta_ahead_s
+
+    class Blueprint(Consumer.Blueprint):
+        # Celery's delayed-delivery set-up idles ~17 s with a cluster node down (.broker_setup).
+        default_steps = consumer_steps(Consumer.Blueprint.default_steps)
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         self._dead_letter(message, None, f"cannot decode the message: {exc}")

@@ -70,7 +70,7 @@ def test_each_process_gets_its_own_node_name() -> None:
 
 
 def test_each_child_process_is_this_command_with_one_process_and_its_node() -> None:
-    command = [sys.executable, "-m", "sendx_worker", "worker", "--processes", "1"]
+    command = [sys.executable, "-m", "sendx_worker", "worker", "--processes", "1", "--supervised-by", str(os.getpid())]
     assert child_commands(["-c", "8"], 2) == [
         [*command, "-c", "8", "-n", "sendx-1@%h"],
         [*command, "-c", "8", "-n", "sendx-2@%h"],
