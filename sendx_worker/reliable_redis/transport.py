@@ -109,6 +109,7 @@ class Channel(kombu_redis.Channel):
         self._owner_refreshed_at = float("-inf")
         self._blmove_supported: bool | None = None
         self._sync_client: Any = None
+        self._no_ack_tags: set[str] = set()
         super().__init__(*args, **kwargs)
 
     def _create_client(self, asynchronous: bool = False) -> Any:
@@ -162,14 +163,20 @@ class Channel(kombu_redis.Channel):
             payload = read_envelope(item, queue)
             self._taken = InFlight(list_key, source, item, payload)
             self._queue_cycle.rotate(queue)
+            delivered = False
             try:
                 self.connection._deliver(payload, queue)
+                delivered = True
             finally:
                 if self._taken is not None:
-                    # Not recorded as unacknowledged (no consumer took it, or delivery
-                    # failed before the QoS saw it): put it back where it came from.
                     self._taken = None
-                    self._put_back(list_key, source, item)
+                    if delivered and self._consumed_without_ack(queue):
+                        # A no_ack consumer (remote-control replies) took it: it is gone.
+                        self._forget_taken(list_key, item)
+                    else:
+                        # Not recorded as unacknowledged (no consumer took it, or delivery
+                        # failed before the QoS saw it): put it back where it came from.
+                        self._put_back(list_key, source, item)
             return True
         finally:
             self._in_poll = None
@@ -200,8 +207,7 @@ class Channel(kombu_redis.Channel):
             taken, self._taken = self._taken, None
             if taken is not None:
                 # no_ack: the caller accepted the message as delivered; let it go.
-                with self.conn_or_acquire() as client:
-                    client.lrem(taken.list_key, 1, taken.item)
+                self._forget_taken(taken.list_key, taken.item)
 
     def restore_targets(self, raw: bytes) -> list[tuple[str, str]]:
         """The (list, message) pairs that put the unacknowledged record ``raw`` back."""
@@ -257,6 +263,24 @@ class Channel(kombu_redis.Channel):
             ).execute()
         self._owner_refreshed_at = now
         self._registered_lists[list_key] = source
+
+    def basic_consume(self, queue: str, no_ack: bool, callback: Any, consumer_tag: str, **kwargs: Any) -> Any:
+        # kombu's virtual channels keep no record of which consumers take without acks.
+        if no_ack:
+            self._no_ack_tags.add(consumer_tag)
+        return super().basic_consume(queue, no_ack, callback, consumer_tag, **kwargs)
+
+    def basic_cancel(self, consumer_tag: str) -> Any:
+        self._no_ack_tags.discard(consumer_tag)
+        return super().basic_cancel(consumer_tag)
+
+    def _consumed_without_ack(self, queue: str) -> bool:
+        """True when ``queue``'s consumer takes messages with no_ack (nothing to acknowledge)."""
+        return any(self._tag_to_queue.get(tag) == queue for tag in self._no_ack_tags)
+
+    def _forget_taken(self, list_key: str, item: bytes) -> None:
+        with self.conn_or_acquire() as client:
+            client.lrem(list_key, 1, item)
 
     def _put_back(self, list_key: str, source: str, item: bytes) -> None:
         with self.conn_or_acquire() as client:

@@ -238,3 +238,23 @@ def test_behind_a_proxy_check_reaches_the_proxy_and_never_shows_its_password(
         f"127.0.0.1 resolves to 127.0.0.1, TCP port {port} open",
     )
     assert "hunter2" not in result.output
+
+
+def test_check_hears_a_worker_on_redis(emulator: Emulator, tmp_path: Path) -> None:
+    # The workers' replies come back on a queue consumed without acknowledgements; on our
+    # Redis transport they were put back after every delivery, and check never returned.
+    from tests.cli.conftest import run_module
+    from tests.support.brokers import isolated_broker
+
+    with isolated_broker("redis", tmp_path) as broker:
+        stack = Stack(broker, emulator, tmp_path)
+        try:
+            worker = stack.start_worker()
+            result = run_module("check", "--timeout", "2", env=stack.env, timeout=60)
+            assert result.code == 0, result.output
+            assert lines(result)["workers"] == (
+                "ok",
+                f"1 answered ({worker.name}); none saw SendX reject the credentials",
+            )
+        finally:
+            stack.close()

@@ -266,3 +266,20 @@ def test_a_message_with_nowhere_to_go_stays_unacknowledged(broker: IsolatedBroke
         message.reject(requeue=True)
         assert (store.llen(QUEUE), store.hlen("unacked")) == (0, 1)
         channel.do_restore = False
+
+
+def test_a_no_ack_consumer_takes_a_message_once(broker: IsolatedBroker, store: redis.Redis) -> None:
+    # Remote-control replies (`sendx-worker check`, the console's worker list) are consumed
+    # with no_ack: no unacknowledged record is ever made for them. Such a message must not
+    # be put back on its queue after delivery (it came back for ever, and check hung).
+    publish(broker.url, {"n": 1})
+    received: list[Any] = []
+    with connect(broker.url) as connection:
+        with connection.Consumer(work_queue(), callbacks=[lambda body, message: received.append(body)], no_ack=True):
+            wait_for(lambda: _drain_once(connection) or received, timeout=30, interval=0, what="the message")
+            for _ in range(3):  # a few more polls: it must not come again
+                _drain_once(connection)
+        assert received == [{"n": 1}]
+    assert store.llen(QUEUE) == 0
+    assert inflight_items(store) == []
+    assert store.hlen("unacked") == 0
