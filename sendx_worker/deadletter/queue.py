@@ -109,12 +109,17 @@ class DeadLetterQueue:
         self.kind: QueueKind | None = None
 
     def records(self) -> list[DeadLetterRecord]:
-        """Every dead letter, oldest first, leaving them all in place (a record written twice shows once)."""
+        """Every dead letter, oldest first, leaving them all in place (a record written twice shows once).
+
+        Sorted by when each was dead-lettered (then by id), not in the queue's order: a
+        broker hands back the messages a look took in an order of its own (a quorum
+        queue's returns, say), and a listing must read the same from one call to the next.
+        """
         with self._held() as held:
             unique: dict[str, DeadLetterRecord] = {}
             for record, _ in held:
                 unique.setdefault(record.id, record)
-            return list(unique.values())
+            return sorted(unique.values(), key=lambda record: (record.dead_lettered_at, record.id))
 
     def take(
         self,

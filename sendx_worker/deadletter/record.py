@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from ..jsonsafe import as_text, plain_json
 from ..limits import MAX_DEPTH, MAX_HEADER_TEXT, MAX_RAW_BODY_TEXT
+from ..topology import BROKER_DELIVERY_LIMIT
 
 __all__ = ["REASONS", "DeadLetterRecord", "Reason", "iso_utc", "new_record_id", "record_from_message"]
 
@@ -116,6 +117,15 @@ def _moment(value: Any) -> str:
     return ""
 
 
+# Headers a broker adds or changes each time a message is handed back (RabbitMQ's quorum
+# queues count every return, a look at the dead letters included): not part of an id.
+_VOLATILE_HEADERS = frozenset({"x-delivery-count", "redelivered"})
+
+
+def _lasting(headers: Mapping[str, Any]) -> Any:
+    return plain_json({k: v for k, v in headers.items() if k not in _VOLATILE_HEADERS}, 4)
+
+
 def _stable_id(data: Any) -> str:
     """An id for a record that has none: the same every time the record is read."""
     digest = hashlib.sha256(json.dumps(plain_json(data, MAX_DEPTH), sort_keys=True).encode()).hexdigest()
@@ -148,9 +158,11 @@ def _record_from_task_message(body: Any, headers: Mapping[str, Any]) -> DeadLett
     deaths = deaths if isinstance(deaths, list) else []
     first_death = deaths[0] if deaths and isinstance(deaths[0], Mapping) else {}
     task_id = _text(headers.get("id"))
-    count = _whole(headers.get("x-delivery-count"))
+    # Not the message's x-delivery-count: on the (quorum) dead-letter queue that counts the
+    # looks at the dead letters. A message the broker gave up on had reached its limit.
+    count = BROKER_DELIVERY_LIMIT if first_death.get("reason") == "delivery_limit" else 0
     return DeadLetterRecord(
-        id=task_id or _stable_id({"body": plain_json(body, MAX_DEPTH), "headers": plain_json(headers, 4)}),
+        id=task_id or _stable_id({"body": plain_json(body, MAX_DEPTH), "headers": _lasting(headers)}),
         task=_text(headers.get("task")) or "",
         payload=plain_json(kwargs.get("payload"), MAX_DEPTH),
         team=_text(kwargs.get("team")),
@@ -159,7 +171,7 @@ def _record_from_task_message(body: Any, headers: Mapping[str, Any]) -> DeadLett
         status=None,
         error="the broker dead-lettered the message: "
         + (_text(first_death.get("reason")) or "delivery limit exceeded"),
-        attempts=max(count or 0, 0) + 1,
+        attempts=count + 1,
         first_attempt_at=None,
         dead_lettered_at=_moment(first_death.get("time")),
         task_id=task_id,
@@ -171,7 +183,7 @@ def _record_from_other(body: Any, headers: Mapping[str, Any], raw: Any) -> DeadL
     """A message another program put on ``sendx.dead_letter``: shown with its raw body, never lost."""
     text = as_text(raw if raw is not None else json.dumps(plain_json(body, MAX_DEPTH)), MAX_RAW_BODY_TEXT)
     return DeadLetterRecord(
-        id=_stable_id({"body": text, "headers": plain_json(headers, 4)}),
+        id=_stable_id({"body": text, "headers": _lasting(headers)}),
         task="",
         payload=None,
         reason="invalid_payload",
@@ -180,5 +192,5 @@ def _record_from_other(body: Any, headers: Mapping[str, Any], raw: Any) -> DeadL
         attempts=0,
         first_attempt_at=None,
         dead_lettered_at="",
-        evidence={"raw_body": text, "headers": plain_json(headers, 4)},
+        evidence={"raw_body": text, "headers": _lasting(headers)},
     )

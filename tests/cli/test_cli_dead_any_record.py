@@ -112,7 +112,8 @@ def test_list_show_replay_and_purge_work_with_every_kind_of_record(
     assert len(data) == 10
     ids = [item["id"] for item in data]
     assert len(set(ids)) == 10
-    assert cli("dead", "list", "--json").out == as_json.out  # ids and all: the same every time
+    again = cli("dead", "list", "--json").out
+    assert again == as_json.out  # ids and all: the same every time
 
     for record_id in ids:
         shown = cli("dead", "show", record_id)
