@@ -243,3 +243,19 @@ def test_a_worker_asked_for_metrics_without_prometheus_client_stops_with_one_lin
     )
     assert "Traceback" not in worker.log()
     assert not worker.saw(" ready.")
+
+
+def test_an_event_a_newer_one_replaced_counts_as_superseded_and_calls_nothing(stack: Stack) -> None:
+    from sendx_worker.stamps import format_stamp, stamp_now
+
+    port = free_port()
+    stack.start_worker(SENDX_METRICS_PORT=str(port))
+    hour_ago = stamp_now() - 3_600_000_000
+    stack.identify({"email": "sup@example.com", "firstName": "Newer"}, occurred_at=format_stamp(hour_ago + 1))
+    stack.wait_contact("sup@example.com", firstName="Newer")
+    stack.identify({"email": "sup@example.com", "firstName": "Older"}, occurred_at=format_stamp(hour_ago))
+    superseded = key("sendx_tasks_total", operation="identify", outcome="superseded")
+    found = wait_for(lambda: (s := samples(scrape(port))).get(superseded) == 1 and s, timeout=30, what="superseded 1")
+    assert found[key("sendx_tasks_total", operation="identify", outcome="delivered")] == 1
+    assert len(stack.api_requests("sup@example.com")) == 1
+    assert key("sendx_lease_wait_seconds_count") in found
