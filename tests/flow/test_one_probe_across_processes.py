@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,6 @@ def test_racing_processes_never_probe_at_the_same_time(kind: str, tmp_path: Path
         for start, end in (line.split() for line in out.read_text().splitlines())
     )
     assert len(probes) >= ROUNDS
-    for (_, end, _), (start, _, _) in zip(probes, probes[1:], strict=False):
+    for (_, end, _), (start, _, _) in itertools.pairwise(probes):
         assert end <= start, "two probes overlapped"
     assert len({n for _, _, n in probes}) > 1, "one process won every time: no race happened"
