@@ -168,7 +168,8 @@ class TeamFlow:
         if kind == "ok":
             with self.cond:
                 self.window.record(True)
-            self.limiter.succeeded()
+            if self.limiter.succeeded():
+                self.gate.observer_limit(self.team, self.limiter.aimd.limit)
             return
         now = time.time()
         if kind == "pushback":

@@ -33,13 +33,15 @@ class Limiter:
             self.in_flight -= 1
             self.cond.notify()
 
-    def succeeded(self) -> None:
-        """A call went through."""
+    def succeeded(self) -> bool:
+        """A call went through; True when a slot was added."""
         with self.cond:
             before = self.aimd.slots
             self.aimd.succeeded()
             if self.aimd.slots > before:
                 self.cond.notify(self.aimd.slots - before)
+                return True
+            return False
 
     def cut(self) -> bool:
         """SendX pushed back; True if the limit fell."""
