@@ -89,6 +89,11 @@ class FlowGate:
         """This process's share of SENDX_MAX_CONCURRENCY, never above its threads."""
         return float(max(1, min(self.pool_size, math.ceil(self.settings.max_concurrency / max(self.live, 1)))))
 
+    def rate_share(self) -> float | None:
+        """This process's share of SENDX_RATE_LIMIT (requests/s per team), or None without one."""
+        rate = self.settings.rate_limit
+        return None if rate is None else rate / max(self.live, 1)
+
     def _count_live(self) -> None:
         period = int(time.time() // LIVE_PERIOD_S)
         if period == self._live_period or self.store is None or self.degraded:
@@ -103,9 +108,12 @@ class FlowGate:
         if live != self.live:
             self.live = live
             ceiling = self.ceiling()
+            share = self.rate_share()
             for flow in list(self._teams.values()):
                 with flow.cond:
                     flow.limiter.aimd.resize(ceiling)
+                if flow.bucket is not None and share is not None:
+                    flow.bucket.resize(share)
 
     # --- the store's health -------------------------------------------------------------
 

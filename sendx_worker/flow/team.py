@@ -20,6 +20,7 @@ from .breaker import Probe, SharedBreaker
 from .circuit import CLOSED, Circuit, FailureWindow
 from .concurrency import Aimd, Limiter
 from .outcome import kind_of
+from .rate import TokenBucket
 
 if TYPE_CHECKING:
     from .gate import FlowGate
@@ -74,6 +75,8 @@ class TeamFlow:
         self._checked_at = float("-inf")
         self._probe_tried_at = float("-inf")
         self._refreshing = threading.Lock()
+        rate = gate.rate_share()
+        self.bucket = TokenBucket(rate) if rate is not None else None
 
     # --- reading ------------------------------------------------------------------------
 
@@ -128,8 +131,12 @@ class TeamFlow:
             now_wall, now = clock(), time.monotonic()
             with self.cond:
                 circuit = self.circuit
-                if not circuit.is_open and self.not_before <= now_wall and self.limiter.try_take():
-                    return Permit(self, None, now - started)
+                took = not circuit.is_open and self.not_before <= now_wall and self.limiter.try_take()
+            if took:
+                permit = Permit(self, None, now - started)
+                if self.bucket is not None and (delay := self.bucket.take()) > 0:
+                    time.sleep(delay)  # the rate's pace: this call's turn, its slot held meanwhile
+                return permit
             if circuit.is_open and now_wall >= circuit.retry_at and now - self._probe_tried_at >= POLL_S:
                 self._probe_tried_at = now
                 probe = self._try_probe(now_wall)
