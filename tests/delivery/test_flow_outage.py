@@ -71,3 +71,17 @@ def test_during_an_outage_only_probes_reach_sendx_and_the_backlog_drains_after(s
     logs = [w.output.text() if w.output else "" for w in stack.workers]
     assert sum(log.count("circuit opened") for log in logs) == 1
     assert sum(log.count("circuit closed") for log in logs) == 1
+
+
+@pytest.mark.parametrize("broker", ["filesystem"], indirect=True)
+def test_an_outage_longer_than_the_retry_window_costs_no_message_its_window(stack: Stack) -> None:
+    stack.env["SENDX_RETRY_WINDOW_S"] = "4"
+    stack.emulator.set_faults(outage="refuse")
+    stack.start_worker(concurrency=4, **FLOW_ENV)
+    for n in range(40):
+        stack.identify({"email": f"window{n}@example.com"})
+    # Four intervals open (1 + 2 + 2 + 2 s, jittered): longer than the 4 s window.
+    wait_for(lambda: _circuit(stack).opens >= 5, timeout=60, interval=0.2, what="four failed probes")
+    stack.emulator.set_faults(outage=None)
+    wait_for(lambda: len(stack.emulator.contacts()) == 40, timeout=60, interval=0.3, what="every contact delivered")
+    assert stack.dead_letters() == []
