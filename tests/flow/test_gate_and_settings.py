@@ -7,12 +7,14 @@ import logging
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 
 from sendx_worker.errors import ConfigurationError, ConnectionFailed, RateLimited
 from sendx_worker.flow.gate import FlowGate
 from sendx_worker.flow.rate import TokenBucket
 from sendx_worker.flow.settings import FlowSettings, load_flow_settings
 from sendx_worker.flow.team import Permit
+from sendx_worker.metrics import PrometheusObserver
 from sendx_worker.state import open_store
 
 
@@ -97,3 +99,33 @@ def test_any_flow_setting_loads_or_fails_naming_a_variable(env: dict[str, str]) 
         load_flow_settings(env)
     except ConfigurationError as exc:
         assert exc.variable in env
+
+
+def test_a_successful_probe_closes_the_circuit_and_the_backlog_starts_from_two_calls_in_flight(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="sendx_worker.flow")
+    registry = CollectorRegistry()
+    gate = FlowGate(
+        open_store("memory://"),
+        FlowSettings(failures=2, open_s=0.01, open_max_s=0.01, hold_s=5),
+        timeout_s=1,
+        pool_size=64,
+        observer=PrometheusObserver(registry),
+    )
+    for _ in range(2):
+        permit = gate.admit(None)
+        assert isinstance(permit, Permit) and permit.probe is None
+        with permit:
+            permit.record(_refused())
+    assert registry.get_sample_value("sendx_circuit_open", {"team": ""}) == 1
+    probe = gate.admit(None)  # held until the interval is over, then this process takes the half-open slot
+    assert isinstance(probe, Permit) and probe.probe is not None
+    with probe:
+        probe.record(None)
+    flow = gate.team(None)
+    assert not flow.circuit.is_open
+    assert flow.limiter.aimd.slots == 2
+    assert registry.get_sample_value("sendx_circuit_open", {"team": ""}) == 0
+    assert registry.get_sample_value("sendx_circuit_probes_total", {"team": "", "outcome": "succeeded"}) == 1
+    assert [r.getMessage() for r in caplog.records] == ["circuit opened", "circuit closed"]
