@@ -8,6 +8,7 @@ commands:
   heap         whether the worker's Python heap grows from one interval of tasks to the next
   latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
   state-size   the state store's bytes per contact on each backend, and for a million contacts
+  burst        what the per-contact lease costs: 100 updates to one contact vs to 100 contacts
   emulator     the emulator's own ceiling (bench.emulator_ceiling)
   plot         docs/bench/throughput.png from the throughput results
   cluster      on a private 3-node RabbitMQ cluster: throughput with 1, 2, 4 processes, node loss
@@ -33,7 +34,7 @@ __all__ = ["main", "smoke"]
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from . import cluster, emulator_ceiling, enqueue, heap, large, latency, memory, plot, state_size, throughput
+    from . import burst, cluster, emulator_ceiling, enqueue, heap, large, latency, memory, plot, state_size, throughput
 
     return {
         "throughput": throughput.main,
@@ -45,6 +46,7 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         "emulator": emulator_ceiling.main,
         "plot": plot.main,
         "state-size": state_size.main,
+        "burst": burst.main,
         "cluster": cluster.main,
     }
 
@@ -70,6 +72,7 @@ def smoke(argv: list[str] | None = None) -> int:
             ("latency", ["--rate", "20", "--seconds", "5", "--runs", "1", "--strict", "--name", "smoke-latency"]),
             ("emulator", ["--requests", "1000", "--threads", "8"]),
             ("state-size", ["--contacts", "100", "--name", "smoke-state-size"]),
+            ("burst", ["--updates", "10", "--runs", "1", "--name", "smoke-burst"]),
             ("plot", []),  # its arguments are the results the throughput steps have just written
         ]  # fmt: skip
         failed = []
