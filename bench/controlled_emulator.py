@@ -63,7 +63,7 @@ class ControlledEmulator(EmulatorProcess):
 
     def log(self) -> list[tuple[float, int | None, bool, str | None]]:
         """Every logged API request as ``(timestamp, status, applied, email)``, oldest first."""
-        return [tuple(row) for row in self._ask("log")]  # type: ignore[misc]
+        return [tuple(row) for row in self._ask("log")]
 
     def requests_log(self) -> list[dict[str, Any]]:
         """The log as :meth:`EmulatorProcess.requests_log` gives it (only ``timestamp`` and ``status``)."""
@@ -77,7 +77,7 @@ class ControlledEmulator(EmulatorProcess):
         """Stop the emulator process."""
         if self.process.stdin is not None:
             self.process.stdin.close()  # end of input: it stops by itself
-        _stop_emulator(self.process)  # type: ignore[arg-type]  # a Popen[str]
+        _stop_emulator(self.process)
 
 
 def serve(faults: dict[str, Any]) -> int:
