@@ -8,7 +8,10 @@ commands:
   heap         whether the worker's Python heap grows from one interval of tasks to the next
   latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
   state-size   the state store's bytes per contact on each backend, and for a million contacts
+  burst        what the per-contact lease costs: 100 updates to one contact vs to 100 contacts
   emulator     the emulator's own ceiling (bench.emulator_ceiling)
+  outage       SendX down under a backlog: requests sent at it, dead letters, losses, the drain after
+  ratelimit    SendX limited to R requests/s: the delivered rate against R, the share of 429s
   plot         docs/bench/throughput.png from the throughput results
   cluster      on a private 3-node RabbitMQ cluster: throughput with 1, 2, 4 processes, node loss
   smoke        every benchmark once, small; exits 0 if they all ran (asserts no speed)
@@ -33,7 +36,21 @@ __all__ = ["main", "smoke"]
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from . import cluster, emulator_ceiling, enqueue, heap, large, latency, memory, plot, state_size, throughput
+    from . import (
+        burst,
+        cluster,
+        emulator_ceiling,
+        enqueue,
+        heap,
+        large,
+        latency,
+        memory,
+        outage,
+        plot,
+        ratelimit,
+        state_size,
+        throughput,
+    )
 
     return {
         "throughput": throughput.main,
@@ -45,7 +62,10 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         "emulator": emulator_ceiling.main,
         "plot": plot.main,
         "state-size": state_size.main,
+        "burst": burst.main,
         "cluster": cluster.main,
+        "outage": outage.main,
+        "ratelimit": ratelimit.main,
     }
 
 
@@ -70,6 +90,13 @@ def smoke(argv: list[str] | None = None) -> int:
             ("latency", ["--rate", "20", "--seconds", "5", "--runs", "1", "--strict", "--name", "smoke-latency"]),
             ("emulator", ["--requests", "1000", "--threads", "8"]),
             ("state-size", ["--contacts", "100", "--name", "smoke-state-size"]),
+            ("burst", ["--updates", "10", "--runs", "1", "--name", "smoke-burst"]),
+            # Short retries and breaker intervals: the drain after a 2 s outage takes seconds, not minutes.
+            ("outage", ["--count", "100", "--outage-s", "2", "--kinds", "refuse", "503", "--processes", "1",
+                        "--env", "SENDX_RETRY_BASE_S=1", "--env", "SENDX_RETRY_CAP_S=2",
+                        "--env", "SENDX_BREAKER_OPEN_S=1", "--env", "SENDX_BREAKER_OPEN_MAX_S=2",
+                        "--name", "smoke-outage"]),
+            ("ratelimit", ["--rate", "50", "--count", "200", "--processes", "1", "--name", "smoke-ratelimit"]),
             ("plot", []),  # its arguments are the results the throughput steps have just written
         ]  # fmt: skip
         failed = []

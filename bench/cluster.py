@@ -2,7 +2,7 @@
 
     python -m bench cluster [--tasks 3000] [--processes 1 2 4] [--latency-ms 50] [--down-s 20]
                             [--scenarios throughput leader-kill dead-letters reconnect start-down]
-                            [--code DIR] [--label NAME]
+                            [--code DIR] [--label NAME] [--ordering off]
 
 Scenarios (each in a vhost of its own; workers are ``python -m sendx_worker worker``
 given the three nodes as ``;``-separated failover URLs; the producer declares ``sendx``
@@ -91,6 +91,7 @@ class Bench:
     code: Path | None
     tasks: int
     down_s: float
+    ordering: str = "on"
 
     @contextlib.contextmanager
     def vhost(self, name: str) -> Iterator[Place]:
@@ -104,6 +105,8 @@ class Bench:
         for number, first in enumerate(firsts):
             env = sendx_env(place.broker(first), self.emulator)
             env.update(SENDX_RETRY_BASE_S="1", SENDX_RETRY_CAP_S="5", SENDX_TIMEOUT="5")
+            if self.ordering == "off":  # the duplicates that per-contact deduplication removes, measured
+                env["SENDX_ORDERING"] = "off"
             if self.code is not None:
                 env["PYTHONPATH"] = str(self.code)
             command = [sys.executable, "-m", "sendx_worker", "worker", "--processes", str(processes)]
@@ -388,6 +391,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     p.add_argument("--code", type=Path, help="run the workers from this checkout instead")
     p.add_argument("--label", default="now", help="names the results file: cluster-LABEL-*.json")
+    p.add_argument("--ordering", choices=["on", "off"], default="on", help="SENDX_ORDERING of the workers")
     return p
 
 
@@ -403,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(cluster.destroy)
         print(f"cluster of {len(cluster.nodes)} nodes up in {time.monotonic() - started:.0f} s", flush=True)
         emulator = stack.enter_context(EmulatorProcess(args.latency_ms))
-        bench = Bench(cluster, emulator, log_dir, code, args.tasks, args.down_s)
+        bench = Bench(cluster, emulator, log_dir, code, args.tasks, args.down_s, args.ordering)
         for scenario in args.scenarios:
             try:
                 if scenario == "throughput":
@@ -419,7 +423,13 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}")
     path = save_results(
         f"cluster-{args.label}",
-        {"latency_ms": args.latency_ms, "tasks": args.tasks, "code": str(code or "this checkout"), "results": results},
+        {
+            "latency_ms": args.latency_ms,
+            "tasks": args.tasks,
+            "ordering": args.ordering,
+            "code": str(code or "this checkout"),
+            "results": results,
+        },
     )
     print(f"saved {path}")
     return 1 if any("error" in r for r in results) else 0

@@ -52,7 +52,8 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672"
 # Redis databases 10-15 are for tests and benchmarks; 12 is the benchmarks'.
-REDIS_URL = "redis://127.0.0.1:6379/12"
+# BENCH_REDIS_URL: another database, so that two sittings at once do not share (and flush) one.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 BROKERS = ("rabbitmq", "redis", "filesystem")
 _DISTINCT_CONTACTS = 5000  # updates as well as creations, as in bench.emulator_ceiling
 
@@ -93,10 +94,14 @@ class Broker:
         return env
 
 
-def _flush_redis() -> None:
+def _flush_state_store() -> None:
+    """Empty the Redis database the RabbitMQ runs' ordering uses (another store is left alone)."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    url = os.environ.get("BENCH_STATE_URL", REDIS_URL)
+    if not url.startswith("redis://"):
+        return
+    client = redis.Redis.from_url(url)
     client.flushdb()
     client.close()
 
@@ -113,7 +118,7 @@ def isolated_broker(kind: str) -> Iterator[Broker]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"sendx-bench-{kind}-"))
     try:
         if kind == "rabbitmq":
-            _flush_redis()  # the state store of ordering on RabbitMQ (Broker.env)
+            _flush_state_store()  # the state store of ordering on RabbitMQ (Broker.env)
             vhost = f"sendx-bench-{uuid.uuid4().hex[:8]}"
             _rabbitmqctl("add_vhost", vhost)
             try:
@@ -162,6 +167,15 @@ class EmulatorProcess:
         """Every logged API request (``timestamp`` is when it arrived), oldest first."""
         answer: list[dict[str, Any]] = self._http.get(f"{self.url}/_emulator/requests", timeout=120).json()
         return answer
+
+    def contact(self, email: str) -> dict[str, Any]:
+        """The contact the emulator holds for ``email`` in the bench team ({} if none)."""
+        answer = self._http.get(f"{self.url}/_emulator/contacts/{email}", params={"team_id": TEAM}, timeout=30)
+        if answer.status_code == 404:
+            return {}
+        answer.raise_for_status()
+        contact: dict[str, Any] = answer.json()
+        return contact
 
     def reset(self) -> None:
         """Forget contacts, the log and the counters."""

@@ -13,7 +13,16 @@ from . import dramatiq_app, naive_app
 from .common import KEY, TEAM, Broker, identify_body
 from .workers import WorkerSpec
 
-__all__ = ["IDENTIFY_TASK", "declare_sendx_queue", "fill", "naive_producer_app", "purge", "queue_depth", "sendx_app"]
+__all__ = [
+    "IDENTIFY_TASK",
+    "declare_sendx_queue",
+    "fill",
+    "fill_payloads",
+    "naive_producer_app",
+    "purge",
+    "queue_depth",
+    "sendx_app",
+]
 
 IDENTIFY_TASK = "sendx.identify_contact"
 
@@ -61,6 +70,23 @@ def fill(spec: WorkerSpec, broker: Broker, count: int, *, first: int = 0) -> Non
             for number in range(first, first + count):
                 app.send_task(name, kwargs={"payload": identify_body(number)}, producer=producer)
         _wait_for_depth(app, spec.queue, count)
+    finally:
+        app.close()
+
+
+def fill_payloads(broker: Broker, payloads: list[dict[str, Any]]) -> None:
+    """Put one sendx-worker identify task per payload on ``sendx``, with publisher confirms.
+
+    Unlike :func:`fill` it cannot wait for the queue to hold them all (workers may already
+    be consuming), so each publish is confirmed instead: a benchmark that counts lost
+    messages must not lose any itself.
+    """
+    app = sendx_app(broker)
+    declare_sendx_queue(app)
+    try:
+        with app.producer_or_acquire() as producer:
+            for payload in payloads:
+                app.send_task(IDENTIFY_TASK, kwargs={"payload": payload}, producer=producer)
     finally:
         app.close()
 

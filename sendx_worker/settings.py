@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from .console_settings import ConsoleSettings, load_console_settings
+from .envvars import count, flag, on_off, port, seconds, text
 from .errors import ConfigurationError
 from .flow.settings import FlowSettings, load_flow_settings
 from .limits import team_problem
@@ -46,10 +48,6 @@ DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_DELIVERIES = 5
 # The state store's file beside the embedded broker, in SENDX_DATA_DIR.
 STATE_FILE = "state.sqlite3"
-# The console's replay jobs put this many dead letters per second back on `sendx` unless
-# the operator says otherwise: a backlog of thousands drains in minutes without a burst.
-DEFAULT_CONSOLE_REPLAY_RATE = 10.0
-MAX_CONSOLE_REPLAY_RATE = 1000.0
 
 
 @dataclass(frozen=True)
@@ -61,21 +59,6 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(api_key='***', team_id={self.team_id!r})"
-
-
-@dataclass(frozen=True)
-class ConsoleSettings:
-    """The web console's settings (``sendx-worker console``); credentials never show in ``repr``."""
-
-    token: str | None = field(default=None, repr=False)
-    users: Mapping[str, str] = field(default_factory=dict, repr=False)
-    read_only: bool = False
-    replay_rate: float = DEFAULT_CONSOLE_REPLAY_RATE
-
-    @property
-    def has_auth(self) -> bool:
-        """True when a token or basic-auth users are configured."""
-        return bool(self.token or self.users)
 
 
 @dataclass(frozen=True)
@@ -175,88 +158,52 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings from ``environ`` (default: ``os.environ``)."""
     env = os.environ if environ is None else environ
 
-    flavor_raw = _text(env, "SENDX_API_FLAVOR") or "v1"
+    flavor_raw = text(env, "SENDX_API_FLAVOR") or "v1"
     if flavor_raw not in FLAVORS:
         raise ConfigurationError("SENDX_API_FLAVOR", f"must be 'v1' or 'rest', not {flavor_raw!r}")
     flavor: Flavor = "v1" if flavor_raw == "v1" else "rest"
 
-    base_url = _text(env, "SENDX_BASE_URL") or DEFAULT_BASE_URLS[flavor]
+    base_url = text(env, "SENDX_BASE_URL") or DEFAULT_BASE_URLS[flavor]
     _check_base_url(base_url)
 
-    retry_base = _seconds(env, "SENDX_RETRY_BASE_S", DEFAULT_RETRY_BASE_S)
-    retry_cap = _seconds(env, "SENDX_RETRY_CAP_S", DEFAULT_RETRY_CAP_S)
+    retry_base = seconds(env, "SENDX_RETRY_BASE_S", DEFAULT_RETRY_BASE_S)
+    retry_cap = seconds(env, "SENDX_RETRY_CAP_S", DEFAULT_RETRY_CAP_S)
     if retry_cap < retry_base:
         raise ConfigurationError(
             "SENDX_RETRY_CAP_S", f"({retry_cap:g}) must not be less than SENDX_RETRY_BASE_S ({retry_base:g})"
         )
 
-    log_format = _text(env, "SENDX_LOG_FORMAT") or "kv"
+    log_format = text(env, "SENDX_LOG_FORMAT") or "kv"
     if log_format not in ("kv", "json"):
         raise ConfigurationError("SENDX_LOG_FORMAT", f"must be 'kv' or 'json', not {log_format!r}")
 
     return Settings(
-        api_key=_text(env, "SENDX_API_KEY"),
-        team_id=_text(env, "SENDX_TEAM_ID"),
+        api_key=text(env, "SENDX_API_KEY"),
+        team_id=text(env, "SENDX_TEAM_ID"),
         api_flavor=flavor,
         base_url=base_url.rstrip("/"),
-        timeout_s=_seconds(env, "SENDX_TIMEOUT", DEFAULT_TIMEOUT_S),
-        broker_url=_text(env, "CELERY_BROKER_URL"),
-        data_dir=Path(_text(env, "SENDX_DATA_DIR") or ".sendx"),
+        timeout_s=seconds(env, "SENDX_TIMEOUT", DEFAULT_TIMEOUT_S),
+        broker_url=text(env, "CELERY_BROKER_URL"),
+        data_dir=Path(text(env, "SENDX_DATA_DIR") or ".sendx"),
         retry_base_s=retry_base,
         retry_cap_s=retry_cap,
-        retry_window_s=_seconds(env, "SENDX_RETRY_WINDOW_S", DEFAULT_RETRY_WINDOW_S),
+        retry_window_s=seconds(env, "SENDX_RETRY_WINDOW_S", DEFAULT_RETRY_WINDOW_S),
         teams=_teams(env, "SENDX_TEAMS"),
         log_format="json" if log_format == "json" else "kv",
-        metrics_port=_port(env, "SENDX_METRICS_PORT"),
-        max_deliveries=_count(env, "SENDX_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES),
-        task_events=_flag(env, "SENDX_TASK_EVENTS"),
+        metrics_port=port(env, "SENDX_METRICS_PORT"),
+        max_deliveries=count(env, "SENDX_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES),
+        task_events=flag(env, "SENDX_TASK_EVENTS"),
         proxies=_proxies(env),
         ca_bundle=_ca_bundle(env),
         state_url=_state_url(env, "SENDX_STATE_URL"),
-        ordering=_on_off(env, "SENDX_ORDERING", default=True),
-        console=_console(env),
+        ordering=on_off(env, "SENDX_ORDERING", default=True),
+        console=load_console_settings(env),
         flow=load_flow_settings(env),
     )
 
 
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "").strip()
-    return value or None
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = _text(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(name, f"must be a number of seconds, not {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ConfigurationError(name, f"must be a positive, finite number of seconds, not {raw!r}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = (_text(env, name) or "0").lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ConfigurationError(name, f"must be 1 or 0 (true/false), not {raw!r}")
-
-
-def _on_off(env: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = (_text(env, name) or ("on" if default else "off")).lower()
-    if raw in ("on", "1", "true", "yes"):
-        return True
-    if raw in ("off", "0", "false", "no"):
-        return False
-    raise ConfigurationError(name, f"must be on or off, not {raw!r}")
-
-
 def _state_url(env: Mapping[str, str], name: str) -> str | None:
-    url = _text(env, name)
+    url = text(env, name)
     if url is None:
         return None
     from .state import state_url_problem
@@ -266,24 +213,6 @@ def _state_url(env: Mapping[str, str], name: str) -> str | None:
         # The URL may hold the store's password: never show it whole.
         raise ConfigurationError(name, f"{problem}, not {redact_url(url)!r}")
     return url
-
-
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = _text(env, name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(name, f"must be a whole number of at least 1, not {raw!r}")
-    return int(raw)
-
-
-def _port(env: Mapping[str, str], name: str) -> int | None:
-    raw = _text(env, name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ConfigurationError(name, f"must be a TCP port from 1 to 65535, not {raw!r}")
-    return int(raw)
 
 
 def _check_base_url(url: str) -> None:
@@ -310,7 +239,7 @@ def _standard(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
     if lower in env:
         value = env[lower].strip()
         return (lower, value) if value else None
-    upper = _text(env, name)
+    upper = text(env, name)
     return (name, upper) if upper else None
 
 
@@ -337,7 +266,7 @@ def _proxies(env: Mapping[str, str]) -> Proxies:
 def _ca_bundle(env: Mapping[str, str]) -> Path | None:
     # requests' order: REQUESTS_CA_BUNDLE, then CURL_CA_BUNDLE; a file or a c_rehash'ed folder.
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        raw = _text(env, name)
+        raw = text(env, name)
         if raw is not None:
             path = Path(raw)
             if not path.exists():
@@ -347,7 +276,7 @@ def _ca_bundle(env: Mapping[str, str]) -> Path | None:
 
 
 def _teams(env: Mapping[str, str], name: str) -> dict[str, Credentials]:
-    raw = _text(env, name)
+    raw = text(env, name)
     if raw is None:
         return {}
     if raw.startswith("@"):
@@ -376,52 +305,3 @@ def _teams(env: Mapping[str, str], name: str) -> dict[str, Credentials]:
             raise ConfigurationError(name, f"team {team!r}: 'team_id' must be a string")
         teams[team] = Credentials(api_key=creds["api_key"], team_id=team_id)
     return teams
-
-
-def _console(env: Mapping[str, str]) -> ConsoleSettings:
-    token = _text(env, "SENDX_CONSOLE_TOKEN")
-    if token is not None and len(token) < 16:
-        raise ConfigurationError("SENDX_CONSOLE_TOKEN", "must be at least 16 characters (try: openssl rand -hex 24)")
-    return ConsoleSettings(
-        token=token,
-        users=_console_users(env, "SENDX_CONSOLE_USERS"),
-        read_only=_flag(env, "SENDX_CONSOLE_READ_ONLY"),
-        replay_rate=_replay_rate(env, "SENDX_CONSOLE_REPLAY_RATE"),
-    )
-
-
-def _replay_rate(env: Mapping[str, str], name: str) -> float:
-    raw = _text(env, name)
-    if raw is None:
-        return DEFAULT_CONSOLE_REPLAY_RATE
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= MAX_CONSOLE_REPLAY_RATE:
-        raise ConfigurationError(name, f"must be a number of dead letters per second from 0 to 1000, not {raw!r}")
-    return value
-
-
-def _console_users(env: Mapping[str, str], name: str) -> dict[str, str]:
-    """``alice:pw1,bob:pw2`` (or ``@file`` with one ``name:password`` a line): basic-auth users."""
-    raw = _text(env, name)
-    if raw is None:
-        return {}
-    entries = raw.split(",")
-    if raw.startswith("@"):
-        path = Path(raw[1:])
-        try:
-            entries = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigurationError(name, f"cannot read {path}: {exc.strerror}") from None
-    users: dict[str, str] = {}
-    for number, entry in enumerate(entries, 1):
-        if not entry.strip():
-            continue
-        user, colon, password = entry.strip().partition(":")
-        # The entry holds a password: only its position is ever shown.
-        if not colon or not user or len(password) < 8:
-            raise ConfigurationError(name, f"entry {number} must be name:password with a password of 8+ characters")
-        users[user] = password
-    return users

@@ -4,7 +4,8 @@
 ``GET  /_emulator/contacts/{email}``        the stored contact (404 if none); ``?team_id=``
                                             picks a team, default the first configured one
 ``GET  /_emulator/requests``                the request log, oldest first
-``GET  /_emulator/stats``                   ``{"requests", "first_at", "last_at", "by_status"}``
+``GET  /_emulator/stats``                   ``{"requests", "first_at", "last_at", "by_status",
+                                            "rate_limited"}`` (429s from the token bucket)
 ``GET  /_emulator/faults``                  the fault configuration and remaining script
 ``POST /_emulator/faults``                  a partial update of it; answers the new one
 ``PUT  /_emulator/teams``                   replace the credentials: ``{"team_id": "api_key"}``

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+from .bucket import parse_rate
+
 __all__ = ["add_arguments", "main", "run"]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -22,6 +24,7 @@ examples:
   sendx-worker emulator --port 0                         # any free port (printed)
   sendx-worker emulator --team eu=key-eu --team us=key-us
   sendx-worker emulator --latency-ms 50 --error-rate 0.1 --seed 7
+  sendx-worker emulator --rate-limit 200/s --rate-limit-burst 50   # 429 + Retry-After past it
 then point a worker at it: SENDX_BASE_URL=http://127.0.0.1:8025/api/v1 (v1)
 or http://127.0.0.1:8025/api/v1/rest (rest)."""
 
@@ -37,6 +40,15 @@ def _bounded(kind: type[int] | type[float], low: float, high: float | None, what
         return value
 
     return convert
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = parse_rate(text, "--rate-limit")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate > 0 (N or N/s)") from None
+    assert rate is not None  # text is never None
+    return rate
 
 
 def _team(text: str) -> tuple[str, str]:
@@ -67,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--timeout-rate", type=rate, default=0.0, help="fraction answered only after --slow-s")
     add("--slow-s", type=seconds, default=30.0, help="delay of a timeout (default 30)")
     add("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
+    add("--rate-limit", type=_rate, metavar="N[/s]", help="token bucket: 429 with Retry-After past N requests/s")
+    burst = _bounded(float, 1, None, "a burst >= 1")
+    add("--rate-limit-burst", type=burst, metavar="B", help="the bucket's size (default N: one second's worth)")
 
 
 def _teams(args: argparse.Namespace) -> dict[str, str]:
@@ -93,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
             retry_after=args.retry_after,
             timeout_rate=args.timeout_rate,
             slow_s=args.slow_s,
+            rate_limit=args.rate_limit,
+            rate_limit_burst=args.rate_limit_burst,
         )
     except ValueError as exc:
         print(f"sendx-worker emulator: {exc}", file=sys.stderr)

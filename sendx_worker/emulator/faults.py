@@ -18,6 +18,11 @@ script          {}        e-mail -> list of steps, one consumed per request for 
                           the key ``"*"`` serves any request whose e-mail has no steps left
 seed            0         seeds the ``random.Random`` that draws the rates; setting it
                           (even to the same value) restarts the draws
+rate_limit      None      requests per second (``200`` or ``"200/s"``) of a token bucket in
+                          front of everything else: past it, 429 with ``Retry-After`` (the
+                          seconds until a token, rounded up, at least 1), nothing applied
+rate_limit_burst  None    the bucket's size; None: one second's worth (``rate_limit``, at
+                          least 1). Setting either key refills the bucket
 ==============  ========  ====================================================================
 
 A step is an int status (2xx: process normally and answer it; other: answer it and
@@ -28,6 +33,10 @@ e-mail has a step left (or, failing that, a request when ``"*"`` has one) follow
 draws nothing; otherwise, when any rate is set,
 exactly one ``random()`` is drawn per request and compared with the bands timeout,
 throttle, error in that order, so a seed fixes how many requests fail.
+
+The rate limit comes first: a request past the bucket consumes no step and draws
+nothing; it is counted as ``rate_limited`` in the emulator's stats. An outage comes
+before the rate limit (a refused or reset connection takes no token).
 """
 
 from __future__ import annotations
@@ -35,10 +44,13 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
+
+from .bucket import TokenBucket, parse_rate, retry_after_header
 
 __all__ = ["ANY_EMAIL", "Decision", "FaultConfig", "Faults", "Step", "parse_step"]
 
@@ -80,6 +92,7 @@ class Decision:
     status: int = 200
     retry_after: str | None = None
     delay_s: float = 0.0
+    rate_limited: bool = False  # a 429 from the token bucket (not from a script or throttle_rate)
 
 
 @dataclass(frozen=True)
@@ -95,13 +108,20 @@ class FaultConfig:
     slow_s: float = 30.0
     outage: Outage | None = None
     seed: int | None = 0
+    rate_limit: float | None = None
+    rate_limit_burst: float | None = None
 
     def updated(self, changes: Mapping[str, Any]) -> FaultConfig:
         """A copy with ``changes`` applied; raise ValueError naming the first bad key."""
         unknown = sorted(set(changes) - {f for f in asdict(self)})
         if unknown:
             raise ValueError(f"unknown fault setting {unknown[0]!r}")
+        if "rate_limit" in changes:
+            changes = {**changes, "rate_limit": parse_rate(changes["rate_limit"])}
         new = replace(self, **changes)
+        burst = new.rate_limit_burst
+        if burst is not None and (not _is_number(burst) or burst < 1):
+            raise ValueError("rate_limit_burst: must be a number >= 1 or null")
         for name in ("latency_ms", "slow_s", *_RATES):
             value = getattr(new, name)
             if not _is_number(value) or value < 0 or (name in _RATES and value > 1):
@@ -121,11 +141,19 @@ class FaultConfig:
 class Faults:
     """The live fault state, shared by the request threads; every method is thread-safe."""
 
-    def __init__(self, config: FaultConfig | None = None, script: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: FaultConfig | None = None,
+        script: Mapping[str, Any] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lock = threading.Lock()
         self.config = FaultConfig()
         self._script: dict[str, deque[Step]] = {}
         self._rng = random.Random(0)
+        self._clock = clock
+        self._bucket: TokenBucket | None = None
         self.restore(config or FaultConfig(), script or {})
 
     def restore(self, config: FaultConfig, script: Mapping[str, Any]) -> None:
@@ -135,6 +163,7 @@ class Faults:
             self.config = config
             self._rng = random.Random(config.seed)
             self._script = {email: deque(items) for email, items in steps.items() if items}
+            self._bucket = self._new_bucket(config)
 
     def update(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Apply a partial update (``script`` merges by e-mail); return the new configuration."""
@@ -144,6 +173,8 @@ class Faults:
             config = self.config.updated(changes)
             if "seed" in changes:
                 self._rng = random.Random(config.seed)
+            if "rate_limit" in changes or "rate_limit_burst" in changes:
+                self._bucket = self._new_bucket(config)
             self.config = config
             for email, steps in script.items():
                 if steps:
@@ -162,6 +193,8 @@ class Faults:
         config = self.config
         latency = config.latency_ms / 1000
         with self._lock:
+            if self._bucket is not None and (wait := self._bucket.take()) > 0:
+                return Decision("fail", 429, retry_after_header(wait), latency, rate_limited=True)
             key = email if email is not None and email in self._script else ANY_EMAIL
             if steps := self._script.get(key):
                 step = steps.popleft()
@@ -178,6 +211,11 @@ class Faults:
         if draw < config.timeout_rate + config.throttle_rate + config.error_rate:
             return Decision("fail", config.error_status, delay_s=latency)
         return Decision("process", delay_s=latency)
+
+    def _new_bucket(self, config: FaultConfig) -> TokenBucket | None:
+        if config.rate_limit is None:
+            return None
+        return TokenBucket(config.rate_limit, config.rate_limit_burst, self._clock)
 
     def _as_json(self) -> dict[str, Any]:
         data = asdict(self.config)

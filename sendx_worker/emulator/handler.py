@@ -134,7 +134,7 @@ class Handler(BaseHTTPRequestHandler):
             self._reset()
             return
         reply, applied = self._reply(route, query, body, decision)
-        self._record(path, query, body, reply.status, received, applied=applied)
+        self._record(path, query, body, reply.status, received, applied=applied, rate_limited=decision.rate_limited)
         self._wait(decision.delay_s)
         self._send(reply)
 
@@ -184,7 +184,15 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(size) if size else None
 
     def _record(
-        self, path: str, query: dict[str, str], body: Any, status: int | None, received: float, *, applied: bool = False
+        self,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        status: int | None,
+        received: float,
+        *,
+        applied: bool = False,
+        rate_limited: bool = False,
     ) -> None:
         self.server.backend.journal.record(
             {
@@ -196,7 +204,8 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body,
                 "status": status,
                 "timestamp": received,
-            }
+            },
+            rate_limited=rate_limited,
         )
 
     def _wait(self, seconds: float) -> None:

@@ -22,13 +22,18 @@ class Journal:
         self._entries: deque[dict[str, Any]] = deque(maxlen=size)
         self._by_status: Counter[str] = Counter()
         self._count = 0
+        self._rate_limited = 0
         self._first_at: float | None = None
         self._last_at: float | None = None
 
-    def record(self, entry: dict[str, Any]) -> None:
-        """Keep one request's entry; it must hold ``status`` (None: dropped) and ``timestamp``."""
+    def record(self, entry: dict[str, Any], *, rate_limited: bool = False) -> None:
+        """Keep one request's entry; it must hold ``status`` (None: dropped) and ``timestamp``.
+
+        ``rate_limited``: answered 429 by the token bucket (counted apart from scripted 429s).
+        """
         status = entry["status"]
         with self._lock:
+            self._rate_limited += rate_limited
             self._entries.append(entry)
             self._by_status["reset" if status is None else str(status)] += 1
             self._count += 1
@@ -42,13 +47,14 @@ class Journal:
             return list(self._entries)
 
     def stats(self) -> dict[str, Any]:
-        """``{"requests", "first_at", "last_at", "by_status"}``; O(number of distinct statuses)."""
+        """``{"requests", "first_at", "last_at", "by_status", "rate_limited"}``; O(distinct statuses)."""
         with self._lock:
             return {
                 "requests": self._count,
                 "first_at": self._first_at,
                 "last_at": self._last_at,
                 "by_status": dict(self._by_status),
+                "rate_limited": self._rate_limited,
             }
 
     def clear(self) -> None:
@@ -56,5 +62,5 @@ class Journal:
         with self._lock:
             self._entries.clear()
             self._by_status.clear()
-            self._count = 0
+            self._count = self._rate_limited = 0
             self._first_at = self._last_at = None

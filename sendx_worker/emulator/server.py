@@ -85,6 +85,8 @@ class Emulator:
         outage: Literal["refuse", "reset"] | None = None,
         script: Mapping[str, list[Any]] | None = None,
         log_size: int = DEFAULT_LOG_SIZE,
+        rate_limit: float | str | None = None,
+        rate_limit_burst: float | None = None,
     ) -> None:
         self.host = host
         self._port = port
@@ -99,6 +101,8 @@ class Emulator:
                 "timeout_rate": timeout_rate,
                 "slow_s": slow_s,
                 "outage": outage,
+                "rate_limit": rate_limit,
+                "rate_limit_burst": rate_limit_burst,
             }
         )
         self._baseline_script = copy.deepcopy(dict(script or {}))
@@ -176,7 +180,9 @@ class Emulator:
         return self.backend.journal.entries()
 
     def stats(self) -> dict[str, Any]:
-        """Counters over every API request: ``requests``, ``first_at``, ``last_at``, ``by_status``."""
+        """Counters over every API request: ``requests``, ``first_at``, ``last_at``, ``by_status``,
+        ``rate_limited`` (the 429s the token bucket answered; ``by_status["429"]`` counts every 429).
+        """
         return self.backend.journal.stats()
 
     def faults(self) -> dict[str, Any]:

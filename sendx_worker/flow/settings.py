@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..envvars import count, on_off, positive_number, seconds
 from ..errors import ConfigurationError
 
 __all__ = ["FlowSettings", "load_flow_settings"]
@@ -53,56 +54,19 @@ class FlowSettings:
 
 def load_flow_settings(env: Mapping[str, str]) -> FlowSettings:
     """The flow settings from ``env``; ConfigurationError names a bad variable."""
-    enabled = _on_off(env, "SENDX_FLOW_CONTROL")
-    open_s = _positive(env, "SENDX_BREAKER_OPEN_S", DEFAULT_OPEN_S)
-    open_max_s = _positive(env, "SENDX_BREAKER_OPEN_MAX_S", max(DEFAULT_OPEN_MAX_S, open_s))
+    open_s = seconds(env, "SENDX_BREAKER_OPEN_S", DEFAULT_OPEN_S)
+    open_max_s = seconds(env, "SENDX_BREAKER_OPEN_MAX_S", max(DEFAULT_OPEN_MAX_S, open_s))
     if open_max_s < open_s:
         raise ConfigurationError(
             "SENDX_BREAKER_OPEN_MAX_S", f"({open_max_s:g}) must not be less than SENDX_BREAKER_OPEN_S ({open_s:g})"
         )
-    rate = _text(env, "SENDX_RATE_LIMIT")
+    rate = positive_number(env, "SENDX_RATE_LIMIT", 0.0, wanted="a positive number of requests per second")
     return FlowSettings(
-        enabled=enabled,
-        failures=_whole(env, "SENDX_BREAKER_FAILURES", DEFAULT_FAILURES),
+        enabled=on_off(env, "SENDX_FLOW_CONTROL", default=True),
+        failures=count(env, "SENDX_BREAKER_FAILURES", DEFAULT_FAILURES),
         open_s=open_s,
         open_max_s=open_max_s,
-        hold_s=_positive(env, "SENDX_HOLD_S", DEFAULT_HOLD_S),
-        max_concurrency=_whole(env, "SENDX_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY),
-        rate_limit=None if rate is None else _positive(env, "SENDX_RATE_LIMIT", 0.0, unit="requests per second"),
+        hold_s=seconds(env, "SENDX_HOLD_S", DEFAULT_HOLD_S),
+        max_concurrency=count(env, "SENDX_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY),
+        rate_limit=rate or None,
     )
-
-
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "").strip()
-    return value or None
-
-
-def _on_off(env: Mapping[str, str], name: str) -> bool:
-    raw = (_text(env, name) or "on").lower()
-    if raw in ("on", "1", "true", "yes"):
-        return True
-    if raw in ("off", "0", "false", "no"):
-        return False
-    raise ConfigurationError(name, f"must be on or off, not {raw!r}")
-
-
-def _positive(env: Mapping[str, str], name: str, default: float, *, unit: str = "seconds") -> float:
-    raw = _text(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise ConfigurationError(name, f"must be a positive, finite number of {unit}, not {raw!r}")
-    return value
-
-
-def _whole(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = _text(env, name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(name, f"must be a whole number of at least 1, not {raw!r}")
-    return int(raw)

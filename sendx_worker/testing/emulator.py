@@ -66,13 +66,16 @@ class EmulatorControls:
         """Wait ``ms`` milliseconds before every answer from now on (0 to stop)."""
         self.emulator.set_faults(latency_ms=ms)
 
-    def rate_limit(self, per_second: float | None) -> None:
+    def rate_limit(self, per_second: float | str | None, *, burst: float | None = None) -> None:
         """Answer 429 with ``Retry-After`` above ``per_second`` requests per second (None: no limit).
 
+        ``per_second`` is a number or ``"200/s"``; ``burst`` is how many may come at once
+        (default one second's worth, at least 1). Setting it starts with a full bucket;
+        ``emulator.stats()["rate_limited"]`` counts the 429s it answered.
         Raises RateLimitUnsupported when this emulator has no token-bucket rate limit.
         """
         try:
-            self.emulator.set_faults(rate_limit=per_second)
+            self.emulator.set_faults(rate_limit=per_second, rate_limit_burst=burst)
         except ValueError as exc:
             if "rate_limit" in str(exc) and "unknown" in str(exc):
                 raise RateLimitUnsupported(

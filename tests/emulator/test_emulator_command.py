@@ -86,8 +86,9 @@ def test_the_command_prints_where_it_listens_serves_and_exits_0_on_sigterm(
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [("--error-rate", "2"), ("--port", "70000"), ("--latency-ms", "-5"), ("--error-status", "200"), ("--team", "eu")],
-)
+    [("--error-rate", "2"), ("--port", "70000"), ("--latency-ms", "-5"), ("--error-status", "200"), ("--team", "eu"),
+     ("--rate-limit", "0"), ("--rate-limit", "fast"), ("--rate-limit-burst", "0.5")],
+)  # fmt: skip
 def test_a_bad_flag_value_exits_2_with_a_one_line_error(flag: str, value: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "sendx_worker.emulator", flag, value], capture_output=True, text=True, timeout=30

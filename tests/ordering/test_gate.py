@@ -41,6 +41,24 @@ def test_a_waiter_gets_the_contact_when_the_holder_finishes() -> None:
     assert turn.state.fields == {"firstName": 1}
 
 
+def test_a_release_in_the_same_process_hands_the_contact_over_without_the_pause() -> None:
+    # Polls a minute apart: only the holder's wake-up can hand the contact over within the join's timeout.
+    store = MemoryStore()
+    shared = OrderingGate(store, lease_s=60, keep_s=3600, wait_s=600, poll_s=(60, 60))
+    holder = shared.turn(None, event(1, firstName="A"), stamped=True)
+    turns: list[object] = []
+    waiter = threading.Thread(
+        target=lambda: turns.append(shared.turn(None, event(2, firstName="B"), stamped=True)), daemon=True
+    )
+    waiter.start()
+    while not shared._waiting:  # the waiter is in line, its next look a minute away
+        threading.Event().wait(0.001)
+    holder.applied()
+    waiter.join(timeout=30)
+    assert not waiter.is_alive(), "the waiter slept past the release"
+    assert len(turns) == 1
+
+
 def test_only_a_few_threads_wait_on_one_contact_the_rest_are_busy_at_once() -> None:
     store = MemoryStore()
     shared = gate(store, wait_s=30, max_waiters=1)

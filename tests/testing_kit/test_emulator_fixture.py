@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from sendx_worker.emulator.command import add_arguments
-from sendx_worker.testing import EmulatorControls, RateLimitUnsupported
+from sendx_worker.testing import EmulatorControls
 from sendx_worker.testing.emulator import API_KEY, TEAM_ID
 from tests.testing_kit.conftest import INNER_ARGS, failures, outcomes, squash
 
@@ -71,10 +71,11 @@ def test_heal_clears_every_fault(sendx_emulator: EmulatorControls) -> None:
     sendx_emulator.latency(5)
     sendx_emulator.fail_next(3)
     sendx_emulator.outage("reset")
+    sendx_emulator.rate_limit(0.01, burst=1)
     sendx_emulator.heal()
     faults = sendx_emulator.emulator.faults()
-    assert (faults["latency_ms"], faults["outage"], faults["script"]) == (0, None, {})
-    assert _identify(sendx_emulator, "ada@example.com").status_code == 200
+    assert (faults["latency_ms"], faults["outage"], faults["script"], faults["rate_limit"]) == (0, None, {}, None)
+    assert [_identify(sendx_emulator, "ada@example.com").status_code for _ in range(3)] == [200, 200, 200]
 
 
 def test_latency_is_the_emulators_own(sendx_emulator: EmulatorControls) -> None:
@@ -82,24 +83,40 @@ def test_latency_is_the_emulators_own(sendx_emulator: EmulatorControls) -> None:
     assert sendx_emulator.emulator.faults()["latency_ms"] == 25
 
 
-def _emulator_has_a_rate_limit() -> bool:
-    # The emulator's token bucket (issue 13) comes with `sendx-worker emulator --rate-limit N`.
+def test_the_emulator_the_kit_ships_has_a_rate_limit() -> None:
+    # RateLimitUnsupported is for an emulator without a token bucket; this one has it.
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    return any("--rate-limit" in action.option_strings for action in parser._actions)
+    assert any("--rate-limit" in action.option_strings for action in parser._actions)
 
 
-def test_rate_limit_answers_429_past_the_limit(sendx_emulator: EmulatorControls) -> None:
-    if not _emulator_has_a_rate_limit():
-        with pytest.raises(RateLimitUnsupported, match="no token-bucket rate limit"):
-            sendx_emulator.rate_limit(1)
-        return
-    # Once the emulator has one, the kit must drive it (not fall back to saying it cannot).
-    sendx_emulator.rate_limit(1)
-    statuses = [_identify(sendx_emulator, "ada@example.com").status_code for _ in range(5)]
-    assert 429 in statuses
+def test_rate_limit_answers_429_with_retry_after_past_the_burst_and_applies_nothing(
+    sendx_emulator: EmulatorControls,
+) -> None:
+    sendx_emulator.rate_limit(0.01, burst=2)  # two at once, the next in ~100 s: no timing involved
+    answers = [_identify(sendx_emulator, f"user{n}@example.com", firstName="A") for n in range(4)]
+    assert [r.status_code for r in answers] == [200, 200, 429, 429]
+    assert int(answers[2].headers["Retry-After"]) >= 1
+    assert sendx_emulator.contact("user2@example.com") is None
+    assert sendx_emulator.emulator.stats()["rate_limited"] == 2
     sendx_emulator.rate_limit(None)
-    assert _identify(sendx_emulator, "ada@example.com").status_code == 200
+    assert _identify(sendx_emulator, "user2@example.com").status_code == 200
+
+
+def test_rate_limit_takes_n_per_second_and_the_default_burst_is_one_seconds_worth(
+    sendx_emulator: EmulatorControls,
+) -> None:
+    sendx_emulator.rate_limit("0.01/s")
+    faults = sendx_emulator.emulator.faults()
+    assert (faults["rate_limit"], faults["rate_limit_burst"]) == (0.01, None)
+    assert [_identify(sendx_emulator, "ada@example.com").status_code for _ in range(2)] == [200, 429]
+
+
+def test_a_bad_rate_limit_names_the_setting(sendx_emulator: EmulatorControls) -> None:
+    with pytest.raises(ValueError, match="rate_limit"):
+        sendx_emulator.rate_limit(0)
+    with pytest.raises(ValueError, match="rate_limit_burst"):
+        sendx_emulator.rate_limit(10, burst=0)
 
 
 USER_TESTS = """
