@@ -62,7 +62,6 @@ class SendxTask(Task):
     _policy: RetryPolicy | None = None
     _counter: DeliveryCounter | _Unmade | None = _UNMADE
     _gate: OrderingGate | None = None
-    _store: StateStore | None = None
 
     @property
     def settings(self) -> Settings:
@@ -138,8 +137,9 @@ class SendxTask(Task):
         with self._lock:
             if self._gate is None:
                 settings = self.settings
+                store = open_store(settings.require_state_url())
                 self._gate = OrderingGate(
-                    self._state_store(settings.require_state_url()),
+                    store,
                     lease_s=lease_seconds(settings),
                     keep_s=keep_seconds(settings),
                     # A move in doubt holds its address's older events until its retries are over.
@@ -147,12 +147,6 @@ class SendxTask(Task):
                     on_wait=lambda seconds: self.observer.lease_waited(seconds),
                 )
             return self._gate
-
-    def _state_store(self, url: str) -> StateStore:
-        # One store per process for ordering and flow control (the caller holds the lock).
-        if self._store is None:
-            self._store = open_store(url)
-        return self._store
 
     def flow_gate(self) -> FlowGate | None:
         """This process's flow control toward SendX (breaker, adaptive limit); None with SENDX_FLOW_CONTROL=off.
