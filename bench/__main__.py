@@ -87,8 +87,8 @@ def smoke(argv: list[str] | None = None) -> int:
             ("latency", ["--rate", "20", "--seconds", "5", "--runs", "1", "--strict", "--name", "smoke-latency"]),
             ("emulator", ["--requests", "1000", "--threads", "8"]),
             ("state-size", ["--contacts", "100", "--name", "smoke-state-size"]),
-            # Short retries and breaker intervals: the drain after a 2 s outage takes seconds, not minutes.
-            ("outage", ["--count", "100", "--outage-s", "2", "--kinds", "refuse", "503", "--processes", "1",
+            # Short retries and breaker intervals: the drain after a 6 s outage takes seconds, not minutes.
+            ("outage", ["--count", "100", "--outage-s", "6", "--kinds", "refuse", "503", "--processes", "1",
                         "--env", "SENDX_RETRY_BASE_S=1", "--env", "SENDX_RETRY_CAP_S=2",
                         "--env", "SENDX_BREAKER_OPEN_S=1", "--env", "SENDX_BREAKER_OPEN_MAX_S=2",
                         "--name", "smoke-outage"]),
