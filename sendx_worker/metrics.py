@@ -18,6 +18,12 @@ metric                          labels                  meaning
 ``sendx_tasks_in_flight``       operation               attempts running now (gauge)
 ``sendx_lease_wait_seconds``    (none)                  time deliveries waited for a contact's lease
                                                         held by another delivery (histogram)
+``sendx_circuit_open``          team                    1 while the team's circuit breaker is open
+                                                        (as this process last read it), else 0
+``sendx_circuit_opened_at``     team                    when it last opened (Unix time; 0: never)
+``sendx_circuit_probes_total``  team, outcome           probes this process made: succeeded, failed
+``sendx_concurrency_limit``     team                    this process's adaptive limit of calls in
+                                                        flight to the team (AIMD)
 ==============================  ======================  =============================================
 """
 
@@ -100,6 +106,18 @@ class PrometheusObserver:
             buckets=LEASE_WAIT_BUCKETS,
             **where,
         )
+        self.circuit_open = prometheus.Gauge(
+            "sendx_circuit_open", "1 while the team's circuit breaker is open, else 0.", ["team"], **where
+        )
+        self.circuit_opened_at = prometheus.Gauge(
+            "sendx_circuit_opened_at", "When the team's circuit last opened (Unix time).", ["team"], **where
+        )
+        self.probes = prometheus.Counter(
+            "sendx_circuit_probes", "Probes of an open circuit, by outcome.", ["team", "outcome"], **where
+        )
+        self.concurrency = prometheus.Gauge(
+            "sendx_concurrency_limit", "This process's adaptive limit of calls in flight, per team.", ["team"], **where
+        )
         # Series that exist from the start read 0 instead of missing, so rate() and alerts work at once.
         for operation in OPERATIONS:
             self.in_flight.labels(operation)
@@ -127,6 +145,20 @@ class PrometheusObserver:
     def lease_waited(self, seconds: float) -> None:
         """A delivery waited ``seconds`` for its contact's lease."""
         self._safely(lambda: self.lease_wait_seconds.observe(seconds))
+
+    def circuit_changed(self, team: str, state: str, since: float) -> None:
+        """``team``'s circuit became ``state``."""
+        self._safely(lambda: self.circuit_open.labels(team).set(1 if state == "open" else 0))
+        if state == "open":
+            self._safely(lambda: self.circuit_opened_at.labels(team).set(since))
+
+    def probe_finished(self, team: str, outcome: str) -> None:
+        """A probe of ``team``'s circuit ended with ``outcome``."""
+        self._safely(lambda: self.probes.labels(team, outcome).inc())
+
+    def concurrency_limit(self, team: str, limit: float) -> None:
+        """``team``'s adaptive limit moved."""
+        self._safely(lambda: self.concurrency.labels(team).set(limit))
 
     @staticmethod
     def _safely(update: Any) -> None:

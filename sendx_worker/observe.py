@@ -30,6 +30,15 @@ class Observer(Protocol):
     def lease_waited(self, seconds: float) -> None:
         """A delivery waited ``seconds`` for its contact's lease (another delivery held it)."""
 
+    def circuit_changed(self, team: str, state: str, since: float) -> None:
+        """This process saw ``team``'s circuit become ``state`` ("open"/"closed"), open since ``since``."""
+
+    def probe_finished(self, team: str, outcome: str) -> None:
+        """A probe of ``team``'s open circuit ended: "succeeded" or "failed"."""
+
+    def concurrency_limit(self, team: str, limit: float) -> None:
+        """This process's limit of calls in flight to ``team`` moved to ``limit``."""
+
 
 class NullObserver:
     """Watches nothing."""
@@ -47,6 +56,15 @@ class NullObserver:
         return None
 
     def lease_waited(self, seconds: float) -> None:
+        return None
+
+    def circuit_changed(self, team: str, state: str, since: float) -> None:
+        return None
+
+    def probe_finished(self, team: str, outcome: str) -> None:
+        return None
+
+    def concurrency_limit(self, team: str, limit: float) -> None:
         return None
 
 

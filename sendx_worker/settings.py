@@ -18,6 +18,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .flow.settings import FlowSettings, load_flow_settings
 from .limits import team_problem
 from .proxies import Proxies, proxy_url_problem, redact_url
 
@@ -103,6 +104,7 @@ class Settings:
     state_url: str | None = field(default=None, repr=False)
     ordering: bool = True
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    flow: FlowSettings = field(default_factory=FlowSettings)
 
     @property
     def effective_broker_url(self) -> str:
@@ -213,6 +215,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         state_url=_state_url(env, "SENDX_STATE_URL"),
         ordering=_on_off(env, "SENDX_ORDERING", default=True),
         console=_console(env),
+        flow=load_flow_settings(env),
     )
 
 

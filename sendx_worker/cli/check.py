@@ -39,7 +39,8 @@ examples:
   SENDX_BASE_URL=http://127.0.0.1:8025/api/v1 sendx-worker check --timeout 2
 
 checks: configuration (the variables, and the default team's credentials); broker (a connection);
-state (the store that orders each contact's events answers); sendx (DNS, TCP and, for https, the
+state (the store that orders each contact's events answers); circuit (each team's circuit breaker:
+fails while one is open); sendx (DNS, TCP and, for https, the
 TLS handshake); workers (whether running workers recently saw SendX reject the credentials; no
 answer is a warning). Exit 1 when any check fails."""
 
@@ -89,16 +90,19 @@ def checks(timeout_s: float) -> Iterator[Result]:
         settings = load_settings()
     except ConfigurationError as exc:
         yield Result("FAIL", "configuration", str(exc))
-        for name in ("broker", "state", "sendx", "workers"):
+        for name in ("broker", "state", "circuit", "sendx", "workers"):
             yield Result("skip", name, "the configuration is invalid")
         return
     yield check_configuration(settings)
+    from ..flow.status import circuit_check
     from .broker import producer_app  # Celery is imported when a command needs it (see .common)
 
     with producer_app(settings) as app:
         broker = check_broker(app, settings, timeout_s)
         yield broker
         yield check_state(settings)
+        status, detail = circuit_check(settings)
+        yield Result(status, "circuit", detail)
         yield check_sendx(settings, timeout_s)
         if broker.status == "ok":
             yield check_workers(app, settings)

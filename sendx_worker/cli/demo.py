@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..settings import Settings, load_settings
 from .common import EXIT_OK, CommandError, subcommand
 from .demo_events import MIN_EVENTS, DemoPlan, plan_events
+from .demo_outage import OUTAGE_ENV, breaker_summary, start_outage
 from .demo_worker import DemoWorker, worker_environment
 from .output import Progress, table
 
@@ -44,6 +45,7 @@ examples:
   sendx-worker demo                                  # ~20 events, a few transient 503s, one rejected update
   sendx-worker demo --events 200 --latency-ms 50
   sendx-worker demo --error-rate 0.3                 # watch the retries
+  sendx-worker demo --outage 15                      # watch the circuit breaker open, probe and close
   sendx-worker demo --data-dir ./demo                # keep the broker files and the worker's log
   sendx-worker demo --console                        # then keep it all up, with the web console, until Ctrl-C
 
@@ -66,6 +68,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--error-rate", type=_rate, default=0.1, metavar="R", help="fraction answered 503, then retried (default 0.1)"
+    )
+    parser.add_argument(
+        "--outage",
+        type=_non_negative,
+        default=0.0,
+        metavar="SECONDS",
+        help="SendX refuses connections this long from the start: watch the circuit breaker (default 0)",
     )
     parser.add_argument("--data-dir", type=Path, metavar="DIR", help="keep the broker files and worker log here")
     parser.add_argument(
@@ -120,11 +129,15 @@ def run(args: argparse.Namespace) -> int:
             if plan.race_email is not None:
                 emulator.set_faults(script={plan.race_email: [503]})
             env = worker_environment(data_dir, emulator.base_url("v1"), DEMO_TEAM_ID, DEMO_API_KEY)
+            if args.outage:
+                env.update(OUTAGE_ENV)
             settings = load_settings(env)
             print(f"SendX emulator: {emulator.base_url('v1')} (team {DEMO_TEAM_ID})")
             print(f"embedded broker: {data_dir / 'broker'}; worker log: {data_dir / 'worker.log'}")
             with DemoWorker(env, data_dir / "worker.log") as worker, producer_app(settings) as app:
-                _deliver(plan, app, emulator, worker, data_dir / "worker.log")
+                if args.outage:
+                    start_outage(emulator, args.outage)
+                _deliver(plan, app, emulator, worker, data_dir / "worker.log", args.outage)
                 contacts = [emulator.contact(email) for email in plan.emails]
                 dead = DeadLetterQueue(app.connection_for_write).records()
                 if args.console:
@@ -153,7 +166,8 @@ def _serve_console(settings: Settings, port: int) -> None:
     serve_until_stopped(build_console(settings), "127.0.0.1", port, announce="\nconsole")
 
 
-def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker, log: Path) -> None:
+def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker, log: Path, outage: float) -> None:
+    deadline_s = DELIVERY_DEADLINE_S + outage
     print(f"enqueueing {plan.total} events: {plan.summary()}")
     progress = Progress(sys.stderr, plan.total)
     started = time.monotonic()
@@ -170,13 +184,18 @@ def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker
             if delivered + dead >= target:
                 break
             worker.check_alive()
-            if time.monotonic() - started > DELIVERY_DEADLINE_S:
+            if time.monotonic() - started > deadline_s:
                 progress.finish(delivered + dead, watch.detail(delivered, dead, retried))
-                raise CommandError(f"the demo did not finish within {DELIVERY_DEADLINE_S:g} s; see the worker log")
+                raise CommandError(f"the demo did not finish within {deadline_s:g} s; see the worker log")
             time.sleep(POLL_S)
     delivered, dead, retried = watch.counts()
     progress.finish(delivered + dead, watch.detail(delivered, dead, retried))
     print(f"done in {time.monotonic() - started:.1f} s")
+    breaker = breaker_summary(log)
+    if breaker is not None:
+        print(breaker)
+    elif outage:
+        print("circuit breaker: did not open (too few failures in a row); the failed calls were retried")
     whole, parts = superseded_in(log)
     if whole or parts:
         print(

@@ -1,14 +1,14 @@
 """The circuit breaker and the adaptive limit, as the console shows them.
 
-The shared breaker and the adaptive rate arrive with issue 13, built on the state
-store (:mod:`sendx_worker.state`). Until then :func:`breaker_status` says "not
-available", the overview shows that, and replay jobs never see it open. Issue 13
-replaces the body of :func:`breaker_status`; the panel and the replay job's stop
-already read only :class:`BreakerStatus`.
+The fleet's breakers live in the state store (:mod:`sendx_worker.flow`); this reads
+them for the overview's panel, and a replay job stops while one is open. The
+adaptive limit is each worker process's own (see its metrics), so ``limit`` stays
+unknown here. Without flow control or a reachable store the panel says "not available".
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -46,5 +46,18 @@ NOT_AVAILABLE = BreakerStatus(
 
 
 def breaker_status(settings: Settings) -> BreakerStatus:
-    """The fleet's circuit breaker and adaptive limit for ``settings``' state store."""
-    return NOT_AVAILABLE
+    """The fleet's circuit breakers for ``settings``' state store: the worst team's state, and each team's."""
+    if not settings.flow.enabled:
+        return BreakerStatus(available=False, detail="SENDX_FLOW_CONTROL=off: no circuit breaker")
+    from ..errors import ConfigurationError, StoreUnavailable
+    from ..flow.status import read_circuits
+
+    try:
+        circuits = read_circuits(settings)
+    except (ConfigurationError, StoreUnavailable) as exc:
+        return BreakerStatus(available=False, detail=str(exc))
+    now = time.time()
+    order: dict[BreakerState, int] = {"closed": 0, "half-open": 1, "open": 2}
+    worst: BreakerState = max((c.state for c in circuits), key=order.__getitem__, default="closed")
+    facts = {(c.team or "default team"): c.describe(now).split(": ", 1)[1] for c in circuits}
+    return BreakerStatus(available=True, state=worst, detail=f"{len(circuits)} team(s)", facts=facts)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
 
@@ -18,6 +19,9 @@ from ..stamps import StampError, parse_stamp
 from ..worker.guard import ALLOWED_KWARGS
 from .base import SendxTask, header
 from .operations import Operation
+
+if TYPE_CHECKING:
+    from ..flow.team import Permit
 
 __all__ = [
     "FIRST_ATTEMPT_HEADER",
@@ -38,6 +42,21 @@ class Progress:
     """How far an attempt got: whether a request may have left for SendX."""
 
     called_sendx: bool = False
+    #: Flow control's leave to call (None: SENDX_FLOW_CONTROL=off); told how the call went.
+    permit: Permit | None = None
+
+    @contextmanager
+    def calling(self) -> Iterator[None]:
+        """Around the one call to SendX: marks that a request may have left, and tells flow control how it went."""
+        self.called_sendx = True
+        try:
+            yield
+        except BaseException as exc:
+            if self.permit is not None:
+                self.permit.record(exc)
+            raise
+        if self.permit is not None:
+            self.permit.record(None)
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,8 @@ class Attempt:
     #: Deliveries of this message (and of the deferred copies it descends from) that
     #: began and never finished before this one.
     unfinished: int = 0
+    #: Seconds the message waited on the circuit breaker; its retry window does not count them.
+    waited_s: float = 0.0
 
     def stamp(self) -> int | None:
         """The event's stamp, or None when the message carries none; InvalidPayload names a bad one."""

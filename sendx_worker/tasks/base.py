@@ -15,13 +15,15 @@ from celery.exceptions import Reject
 from ..celery_app import settings_of
 from ..client import SendxClient
 from ..deadletter import DeadLetterRecord, publish_record
+from ..errors import StoreUnavailable
+from ..flow.gate import FlowGate
 from ..masking import masked_repr
 from ..observe import Observer, observer_of
 from ..ordering import OrderingGate
 from ..ordering.retention import LEASE_MARGIN_S, keep_seconds, lease_seconds
 from ..retry import RetryPolicy
 from ..settings import Settings
-from ..state import open_store
+from ..state import StateStore, open_store
 from ..worker.deliveries import DeliveryCounter, FileDeliveryCounter, RedisDeliveryCounter
 from ..worker.signals import worker_concurrency
 
@@ -60,6 +62,7 @@ class SendxTask(Task):
     _policy: RetryPolicy | None = None
     _counter: DeliveryCounter | _Unmade | None = _UNMADE
     _gate: OrderingGate | None = None
+    _store: StateStore | None = None
 
     @property
     def settings(self) -> Settings:
@@ -135,9 +138,8 @@ class SendxTask(Task):
         with self._lock:
             if self._gate is None:
                 settings = self.settings
-                store = open_store(settings.require_state_url())
                 self._gate = OrderingGate(
-                    store,
+                    self._state_store(settings.require_state_url()),
                     lease_s=lease_seconds(settings),
                     keep_s=keep_seconds(settings),
                     # A move in doubt holds its address's older events until its retries are over.
@@ -145,6 +147,27 @@ class SendxTask(Task):
                     on_wait=lambda seconds: self.observer.lease_waited(seconds),
                 )
             return self._gate
+
+    def _state_store(self, url: str) -> StateStore:
+        # One store per process for ordering and flow control (the caller holds the lock).
+        if self._store is None:
+            self._store = open_store(url)
+        return self._store
+
+    def flow_gate(self) -> FlowGate | None:
+        """This process's flow control toward SendX (breaker, adaptive limit); None with SENDX_FLOW_CONTROL=off.
+
+        One per app, so both tasks share each team's slots and failure counts.
+        """
+        flow: FlowGate | _Unmade | None = getattr(self.app, "sendx_flow", _UNMADE)
+        if not isinstance(flow, _Unmade):
+            return flow
+        with self._lock:
+            flow = getattr(self.app, "sendx_flow", _UNMADE)
+            if isinstance(flow, _Unmade):
+                flow = _make_flow_gate(self)
+                self.app.sendx_flow = flow
+            return flow
 
     def publish_dead_letter(self, record: DeadLetterRecord) -> None:
         """Put ``record`` durably on ``sendx.dead_letter``."""
@@ -170,6 +193,22 @@ class SendxTask(Task):
             )
         except Reject as failed:
             raise Reject(failed.reason, requeue=True) from failed
+
+
+def _make_flow_gate(task: SendxTask) -> FlowGate | None:
+    settings = task.settings
+    if not settings.flow.enabled:
+        return None
+    store: StateStore | None = None
+    url = settings.effective_state_url
+    if url is not None:
+        try:
+            store = open_store(url)
+        except StoreUnavailable:
+            store = None  # the gate says a per-process breaker stands in
+    return FlowGate(
+        store, settings.flow, timeout_s=settings.timeout_s, pool_size=task._pool_size(), observer=task.observer
+    )
 
 
 def _make_counter(task: SendxTask) -> DeliveryCounter | None:

@@ -23,7 +23,14 @@ from ..masking import masked_repr
 from .attempt import FIRST_ATTEMPT_HEADER
 from .base import SendxTask, header
 
-__all__ = ["DEFERRALS_HEADER", "UNFINISHED_HEADER", "defer", "unfinished_before"]
+__all__ = [
+    "BREAKER_DEFERRALS_HEADER",
+    "DEFERRALS_HEADER",
+    "UNFINISHED_HEADER",
+    "WAITED_HEADER",
+    "defer",
+    "unfinished_before",
+]
 
 #: How many times this message was deferred, for logs and a person reading headers.
 DEFERRALS_HEADER = "sendx_deferrals"
@@ -31,8 +38,13 @@ DEFERRALS_HEADER = "sendx_deferrals"
 UNFINISHED_HEADER = "sendx_unfinished"
 #: No more is read from UNFINISHED_HEADER: far above any SENDX_MAX_DELIVERIES in use.
 MAX_UNFINISHED = 1000
+#: How many times the circuit breaker deferred this message: a counter of its own, apart
+#: from attempts (Celery's retries) and deliveries (poison), which a deferral never spends.
+BREAKER_DEFERRALS_HEADER = "sendx_breaker_deferrals"
+#: Seconds the message waited on the circuit breaker, which its retry window does not count.
+WAITED_HEADER = "sendx_waited_s"
 #: The headers of ours a deferred message keeps (the retry window counts from the first attempt).
-CARRIED_HEADERS = (FIRST_ATTEMPT_HEADER,)
+CARRIED_HEADERS = (FIRST_ATTEMPT_HEADER, BREAKER_DEFERRALS_HEADER, WAITED_HEADER)
 
 
 def unfinished_before(request: Any) -> int:

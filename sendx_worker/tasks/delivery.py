@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -31,6 +32,7 @@ from .attempt import (
 )
 from .base import SendxTask, header
 from .defer import unfinished_before
+from .flowed import admit, waited_before
 from .operations import Operation
 from .ordered import attempt_in_order
 from .outcomes import dead_letter, failed_with, set_increments_aside
@@ -58,6 +60,7 @@ def deliver(task: SendxTask, operation: Operation, args: tuple[Any, ...], kwargs
         payload=kwargs.get("payload"),
         team=team if isinstance(team, str) else None,
         occurred_at=occurred_at if isinstance(occurred_at, str) else None,
+        waited_s=waited_before(request),
     )
     key = delivery_key(attempt.task_id, attempt.number - 1)
     counter = task.delivery_counter()
@@ -136,6 +139,27 @@ def _attempt(
         client = client_for_team(task, team)
     except Exception as exc:
         return failed_with(task, attempt, exc)
+    # Flow control admits the call (holding while the team's circuit is open) before the
+    # contact's lease is taken, so that a held message never holds its contact.
+    admitted = admit(task, attempt)
+    if admitted is None:
+        return "deferred"
+    attempt, progress.permit = admitted
+    with progress.permit or nullcontext():
+        return _send(task, attempt, payload, client, progress, stamp=stamp, earlier_unfinished=earlier_unfinished)
+
+
+def _send(
+    task: SendxTask,
+    attempt: Attempt,
+    payload: dict[str, Any],
+    client: Any,
+    progress: Progress,
+    *,
+    stamp: int | None,
+    earlier_unfinished: bool,
+) -> str:
+    flavor = task.settings.api_flavor
     if task.settings.ordering:
         return attempt_in_order(task, attempt, payload, client, progress, stamp=stamp)
     if earlier_unfinished:
@@ -145,8 +169,8 @@ def _attempt(
         payload = validated(attempt.operation, attempt.payload, flavor)
     started = time.monotonic()
     try:
-        progress.called_sendx = True
-        attempt.operation.send(client, payload)
+        with progress.calling():
+            attempt.operation.send(client, payload)
     except Exception as exc:
         return failed_with(task, attempt, exc)
     latency_ms = round((time.monotonic() - started) * 1000, 1)

@@ -102,8 +102,8 @@ def attempt_in_order(
             attempt = replace(attempt, payload=rest)
         started = time.monotonic()
         try:
-            progress.called_sendx = True
-            attempt.operation.send(client, turn.plan.payload)
+            with progress.calling():
+                attempt.operation.send(client, turn.plan.payload)
         except Exception as exc:
             turn.failed(
                 may_have_reached=exc.may_have_reached_sendx if isinstance(exc, ApiError) else True,

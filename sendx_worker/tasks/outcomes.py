@@ -23,6 +23,7 @@ from ..retry import Retry as RetryDecision
 from ..worker.health import health
 from .attempt import FIRST_ATTEMPT_HEADER, Attempt
 from .base import SendxTask
+from .defer import WAITED_HEADER
 from .operations import IDENTIFY, split_increments
 
 __all__ = [
@@ -94,7 +95,8 @@ def _failed(task: SendxTask, attempt: Attempt, error: ApiError) -> str:
     decision = task.policy.decide(
         error,
         attempt=attempt.number,
-        elapsed_s=max(time.time() - attempt.first_at, 0.0),
+        # Time spent waiting on the circuit breaker is not the message's to pay for.
+        elapsed_s=max(time.time() - attempt.first_at - attempt.waited_s, 0.0),
         has_increments=bool(increments),
     )
     if isinstance(decision, DeadLetter):
@@ -120,7 +122,10 @@ def _retry(task: SendxTask, attempt: Attempt, decision: RetryDecision, error: Ap
         logger.error("SendX rejected the credentials; retry scheduled", extra=context(**fields))
     else:
         logger.info("retry scheduled", extra=context(**fields))
-    task.republish(task_kwargs(attempt, payload), countdown=countdown, headers={FIRST_ATTEMPT_HEADER: attempt.first_at})
+    headers: dict[str, Any] = {FIRST_ATTEMPT_HEADER: attempt.first_at}
+    if attempt.waited_s:
+        headers[WAITED_HEADER] = round(attempt.waited_s, 3)
+    task.republish(task_kwargs(attempt, payload), countdown=countdown, headers=headers)
 
 
 def dead_letter(

@@ -80,6 +80,9 @@ class ThreadWorker:
             "SENDX_RETRY_BASE_S": "0.001",
             "SENDX_RETRY_CAP_S": "0.001",
             "SENDX_RETRY_WINDOW_S": str(retry_window_s),
+            # Scripted failures must reach the emulator one by one, not trip a circuit breaker;
+            # a test about the breaker passes env={"SENDX_FLOW_CONTROL": "on"}.
+            "SENDX_FLOW_CONTROL": "off",
         }
         if teams:
             environment["SENDX_TEAMS"] = json.dumps({t: {"api_key": _key(t), "team_id": t} for t in teams})

@@ -7,12 +7,15 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from sendx_worker.emulator import Emulator
+from sendx_worker.flow.breaker import BreakerPolicy, SharedBreaker
+from sendx_worker.state import open_store
 from tests.cli.conftest import API_KEY, TEAM_ID, CliResult
 from tests.delivery.conftest import Stack
 from tests.support.waiting import wait_for
@@ -33,7 +36,8 @@ def test_all_ok_against_a_running_emulator_and_rabbitmq_then_fail_once_sendx_is_
     result = cli("check", "--timeout", "2")
     assert result.code == 0, result.output
     found = lines(result)
-    assert list(found) == ["configuration", "broker", "state", "sendx", "workers"]
+    assert list(found) == ["configuration", "broker", "state", "circuit", "sendx", "workers"]
+    assert found["circuit"] == ("ok", "default team: closed")
     assert found["state"] == ("ok", f"{stack.env['SENDX_STATE_URL']} (per-contact ordering on)")
     assert found["configuration"] == ("ok", f"flavor v1, team {TEAM_ID}, API key set")
     vhost = stack.broker.url.rsplit("/", 1)[1]
@@ -82,6 +86,7 @@ def test_an_invalid_variable_is_named_and_the_network_checks_are_skipped(
         "configuration": ("FAIL", "SENDX_API_FLAVOR: must be 'v1' or 'rest', not 'v2'"),
         "broker": ("skip", "the configuration is invalid"),
         "state": ("skip", "the configuration is invalid"),
+        "circuit": ("skip", "the configuration is invalid"),
         "sendx": ("skip", "the configuration is invalid"),
         "workers": ("skip", "the configuration is invalid"),
     }
@@ -258,3 +263,24 @@ def test_check_hears_a_worker_on_redis(emulator: Emulator, tmp_path: Path) -> No
             )
         finally:
             stack.close()
+
+
+def test_an_open_circuit_fails_check_and_says_when_the_next_probe_goes(
+    cli: Callable[..., CliResult], emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDX_BASE_URL", emulator.base_url("v1"))
+    monkeypatch.setenv("SENDX_API_KEY", API_KEY)
+    monkeypatch.setenv("SENDX_TEAM_ID", TEAM_ID)
+    monkeypatch.setenv("SENDX_DATA_DIR", str(tmp_path))
+    store = open_store(f"sqlite:///{(tmp_path / 'state.sqlite3').resolve()}")
+    try:
+        SharedBreaker(store, None, BreakerPolicy(30, 300, 15), jitter=lambda: 0).trip(time.time())
+    finally:
+        store.close()
+    result = cli("check", "--timeout", "2")
+    assert result.code == 1
+    status, detail = lines(result)["circuit"]
+    assert status == "FAIL"
+    assert detail.startswith("default team: open for ") and "(transient), next probe in " in detail
+    monkeypatch.setenv("SENDX_FLOW_CONTROL", "off")
+    assert lines(cli("check", "--timeout", "2"))["circuit"][0] == "skip"

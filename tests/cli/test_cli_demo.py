@@ -66,3 +66,13 @@ def test_without_data_dir_the_demo_cleans_up_after_itself(tmp_path: Path) -> Non
     assert "Contacts in SendX (1):" in result.out
     assert "Dead letters (1):" in result.out
     assert list(temp.iterdir()) == []
+
+
+def test_with_an_outage_the_demo_shows_the_circuit_breaker_open_probe_and_close(tmp_path: Path) -> None:
+    result = run_module("demo", "--error-rate", "0", "--latency-ms", "0", "--outage", "4")
+    assert result.code == 0, result.output
+    assert "outage: the SendX emulator refuses connections for 4 s" in result.out
+    (line,) = [line for line in result.out.splitlines() if line.startswith("circuit breaker: ")]
+    assert line.startswith("circuit breaker: opened 1 time(s), ")
+    assert "closed by a successful probe after " in line
+    assert "Dead letters (1):" in result.out  # the bad update only: nothing dead-lettered by the outage

@@ -279,12 +279,14 @@ def test_purge_asks_first_then_deletes_and_logs_who_and_what_masked(
     assert "reason poison" in fields["filter"]
 
 
-def test_the_breaker_panel_says_not_available_until_a_provider_says_more(
+def test_the_breaker_panel_shows_the_fleets_circuit_or_says_not_available_without_flow_control(
     embedded: IsolatedBroker, make_console: MakeConsole
 ) -> None:
-    plain = call(make_console(), "GET", "/")
+    plain = call(make_console({"SENDX_FLOW_CONTROL": "off"}), "GET", "/")
     assert plain.status == 200
     assert 'id="breaker-unavailable"' in plain.body
+    live = call(make_console({"SENDX_API_KEY": "k" * 16, "SENDX_TEAM_ID": "t"}), "GET", "/")
+    assert '<dd class="state-closed">closed</dd>' in live.body and "default team" in live.body
     opened = BreakerStatus(available=True, state="open", limit=4.0, facts={"opened": "12 s ago"})
     page = call(make_console(breaker=lambda: opened), "GET", "/")
     assert '<dd class="state-open">open</dd>' in page.body
