@@ -92,7 +92,7 @@ def smoke(argv: list[str] | None = None) -> int:
                         "--env", "SENDX_RETRY_BASE_S=1", "--env", "SENDX_RETRY_CAP_S=2",
                         "--env", "SENDX_BREAKER_OPEN_S=1", "--env", "SENDX_BREAKER_OPEN_MAX_S=2",
                         "--name", "smoke-outage"]),
-            ("ratelimit", ["--rate", "50", "--count", "200", "--processes", "1", "--name", "smoke-ratelimit"]),
+            ("ratelimit", ["--rate", "50", "--count", "100", "--processes", "1", "--name", "smoke-ratelimit"]),
             ("plot", []),  # its arguments are the results the throughput steps have just written
         ]  # fmt: skip
         failed = []
