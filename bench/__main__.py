@@ -91,12 +91,12 @@ def smoke(argv: list[str] | None = None) -> int:
             ("emulator", ["--requests", "1000", "--threads", "8"]),
             ("state-size", ["--contacts", "100", "--name", "smoke-state-size"]),
             ("burst", ["--updates", "10", "--runs", "1", "--name", "smoke-burst"]),
-            # Short retries and breaker intervals: the drain after a 2 s outage takes seconds, not minutes.
-            ("outage", ["--count", "100", "--outage-s", "2", "--kinds", "refuse", "503", "--processes", "1",
+            # Short retries and breaker intervals: the drain after a 6 s outage takes seconds, not minutes.
+            ("outage", ["--count", "100", "--outage-s", "6", "--kinds", "refuse", "503", "--processes", "1",
                         "--env", "SENDX_RETRY_BASE_S=1", "--env", "SENDX_RETRY_CAP_S=2",
                         "--env", "SENDX_BREAKER_OPEN_S=1", "--env", "SENDX_BREAKER_OPEN_MAX_S=2",
                         "--name", "smoke-outage"]),
-            ("ratelimit", ["--rate", "50", "--count", "200", "--processes", "1", "--name", "smoke-ratelimit"]),
+            ("ratelimit", ["--rate", "50", "--count", "100", "--processes", "1", "--name", "smoke-ratelimit"]),
             ("plot", []),  # its arguments are the results the throughput steps have just written
         ]  # fmt: skip
         failed = []

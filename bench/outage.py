@@ -7,10 +7,13 @@
 For each kind, in one sitting with the same two worker processes
 (``sendx-worker worker --processes 2``):
 
-1. normal: ``count`` messages drained with SendX up; their steady rate is the normal rate;
-2. outage: the emulator goes down (``refuse``: its port refuses connections; ``503``: it
-   answers every call 503), ``count`` more messages are queued, and it stays down for
-   ``outage-s`` seconds;
+1. normal: ``count`` messages are queued, then drained by the workers with SendX up; their
+   steady rate is the normal rate; the workers are stopped;
+2. outage: ``count`` more messages are queued (with no worker running: publishing them
+   while workers churn retries took minutes, which would stretch the outage), the emulator
+   goes down (``refuse``: its port refuses connections; ``503``: it answers every call
+   503), the workers start again, and it stays down ``outage-s`` seconds from then (their
+   start-up, a few seconds, is part of the outage);
 3. recovery: it comes back; the run waits until every message is delivered or dead-lettered.
 
 Reported: the requests that reached the emulator during the outage (none can reach a
@@ -61,17 +64,21 @@ def run(
         dead_letters = DeadLetters(broker)
         load_before = load_average()
         fill_payloads(broker, payloads("normal", count))
-        workers, command = start_workers(broker, emulator, processes, env, Path(scratch), f"outage-{kind}")
+        workers, command = start_workers(broker, emulator, processes, env, Path(scratch), f"outage-{kind}-normal")
         try:
             ok, dead, timed_out = wait_for_outcomes(
                 emulator, workers, ok_before=0, count=count, dead_letters=dead_letters.count, timeout=120 + count / 5
             )
             if timed_out or dead:
                 raise RuntimeError(f"the normal drain did not complete: {ok} delivered, {dead} dead-lettered")
-            ok_before = int(emulator.stats()["by_status"].get("200", 0))
-            down_at = time.time()
-            emulator.set_faults(**KINDS[kind])
-            fill_payloads(broker, payloads("outage", count))
+        finally:
+            workers.stop()
+        ok_before = int(emulator.stats()["by_status"].get("200", 0))
+        fill_payloads(broker, payloads("outage", count))
+        emulator.set_faults(**KINDS[kind])
+        down_at = time.time()
+        workers, _ = start_workers(broker, emulator, processes, env, Path(scratch), f"outage-{kind}")
+        try:
             time.sleep(max(down_at + outage_s - time.time(), 0))  # the scenario's length, not a synchronisation
             up_at = time.time()
             emulator.set_faults(**HEALED[kind])
@@ -99,6 +106,7 @@ def run(
         failed_calls=failed_calls,
         extra={
             "outage_s": outage_s,
+            "outage_measured_s": round(up_at - down_at, 1),
             "broker": broker_kind,
             "processes": processes,
             "latency_ms": latency_ms,

@@ -2,28 +2,28 @@
 
 Keys (constructor, CLI flags, ``Emulator.set_faults`` and ``POST /_emulator/faults``):
 
-==============  ========  ====================================================================
-key             default   effect on an API request
-==============  ========  ====================================================================
-latency_ms      0         added before every API response
-error_rate      0         fraction answered ``error_status`` without applying anything
-error_status    503
-throttle_rate   0         fraction answered 429 with ``Retry-After: retry_after``
-retry_after     1         seconds (or any header text); None sends no header
-timeout_rate    0         fraction answered 504 only after ``slow_s``, without applying
-slow_s          30
-outage          None      ``"refuse"``: the port refuses connections; ``"reset"``: every
-                          API connection is reset (admin paths keep working)
-script          {}        e-mail -> list of steps, one consumed per request for that e-mail;
-                          the key ``"*"`` serves any request whose e-mail has no steps left
-seed            0         seeds the ``random.Random`` that draws the rates; setting it
-                          (even to the same value) restarts the draws
-rate_limit      None      requests per second (``200`` or ``"200/s"``) of a token bucket in
-                          front of everything else: past it, 429 with ``Retry-After`` (the
-                          seconds until a token, rounded up, at least 1), nothing applied
-rate_limit_burst  None    the bucket's size; None: one second's worth (``rate_limit``, at
-                          least 1). Setting either key refills the bucket
-==============  ========  ====================================================================
+================  ========  ====================================================================
+key               default   effect on an API request
+================  ========  ====================================================================
+latency_ms        0         added before every API response
+error_rate        0         fraction answered ``error_status`` without applying anything
+error_status      503
+throttle_rate     0         fraction answered 429 with ``Retry-After: retry_after``
+retry_after       1         seconds (or any header text); None sends no header
+timeout_rate      0         fraction answered 504 only after ``slow_s``, without applying
+slow_s            30
+outage            None      ``"refuse"``: the port refuses connections; ``"reset"``: every
+                            API connection is reset (admin paths keep working)
+script            {}        e-mail -> list of steps, one consumed per request for that e-mail;
+                            the key ``"*"`` serves any request whose e-mail has no steps left
+seed              0         seeds the ``random.Random`` that draws the rates; setting it
+                            (even to the same value) restarts the draws
+rate_limit        None      requests per second (``200`` or ``"200/s"``) of a token bucket in
+                            front of everything else: past it, 429 with ``Retry-After`` (the
+                            seconds until a token, rounded up, at least 1), nothing applied
+rate_limit_burst  None      the bucket's size; None: one second's worth (``rate_limit``, at
+                            least 1). Setting either key refills the bucket
+================  ========  ====================================================================
 
 A step is an int status (2xx: process normally and answer it; other: answer it and
 apply nothing), ``{"status": 500, "apply": true, "retry_after": 2}`` (``apply``: apply
