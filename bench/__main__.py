@@ -5,6 +5,7 @@ commands:
   enqueue      identify() calls/s vs bare apply_async on the same broker
   large        identify() with a 60 KB custom field value, the most tags, a payload near the limit
   memory       the default worker's peak RSS, and its RSS at task 1,000 vs the last task
+  profile      where a worker's CPU goes: py-spy over a drain, summarized by part
   heap         whether the worker's Python heap grows from one interval of tasks to the next
   latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
   state-size   the state store's bytes per contact on each backend, and for a million contacts
@@ -33,7 +34,19 @@ __all__ = ["main", "smoke"]
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from . import cluster, emulator_ceiling, enqueue, heap, large, latency, memory, plot, state_size, throughput
+    from . import (
+        cluster,
+        emulator_ceiling,
+        enqueue,
+        heap,
+        large,
+        latency,
+        memory,
+        plot,
+        profile,
+        state_size,
+        throughput,
+    )
 
     return {
         "throughput": throughput.main,
@@ -41,6 +54,7 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         "large": large.main,
         "memory": memory.main,
         "heap": heap.main,
+        "profile": profile.main,
         "latency": latency.main,
         "emulator": emulator_ceiling.main,
         "plot": plot.main,
