@@ -14,9 +14,9 @@ moment without spending an attempt (:mod:`sendx_worker.tasks.defer`).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
@@ -74,7 +74,7 @@ class OrderingGate:
         (``event.stamp`` then, kept in the entry's pending mark) stands in.
         Raises :class:`Busy`, or StoreUnavailable from the store.
         """
-        owner = uuid.uuid4().hex[:16]
+        owner = os.urandom(8).hex()  # 64 random bits, as uuid4().hex[:16] gave, without the UUID
         for _ in range(MAX_HOPS):
             key = contact_key(team, event.email)
             state = self._begin(key, owner, event)
