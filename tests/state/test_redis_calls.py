@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from sendx_worker.state import Pending
 from sendx_worker.state.redis import RedisStore
-from sendx_worker.state.redis_calls import ScriptCaller, pack
+from sendx_worker.state.redis_calls import ScriptCaller, ThreadConnections, pack
 from tests.support.brokers import redis_database
 
 ECHO = "return {KEYS[1], ARGV[1], ARGV[2]}"
@@ -36,50 +37,62 @@ def test_a_command_is_packed_as_resp_bulk_strings(parts: list[object]) -> None:
 
 def test_a_script_the_server_does_not_know_is_sent_whole_then_known(client: redis.Redis) -> None:
     client.script_flush()
-    call = ScriptCaller(client, ECHO)
+    call = ScriptCaller(ThreadConnections(client), ECHO)
     assert call(["k é"], ["a", 7]) == [b"k \xc3\xa9", b"a", b"7"]
     assert client.script_exists(call._sha) == [True]
     assert call(["k"], ["b", 8]) == [b"k", b"b", b"8"]
 
 
 def test_a_connection_the_server_closed_is_replaced_and_the_call_made_once_more(client: redis.Redis) -> None:
-    call = ScriptCaller(client, ECHO)
+    connections = ThreadConnections(client)
+    call = ScriptCaller(connections, ECHO)
     assert call(["k"], ["a", 1]) == [b"k", b"a", b"1"]
-    before = call._local.connection._sock
+    before = connections.mine()._sock
     client.client_kill_filter(_type="normal", skipme=False)  # as a Redis restart would
     assert call(["k"], ["b", 2]) == [b"k", b"b", b"2"]
-    assert call._local.connection._sock is not before
+    assert connections.mine()._sock is not before
 
 
 def test_a_script_error_leaves_the_connection_usable(client: redis.Redis) -> None:
-    call = ScriptCaller(client, "return redis.call('INCR', KEYS[1])")
+    call = ScriptCaller(ThreadConnections(client), "return redis.call('INCR', KEYS[1])")
     client.set("text", "not a number")
     with pytest.raises(redis.exceptions.ResponseError):
         call(["text"], [])
     assert call(["counter"], []) == 1
 
 
-def test_each_thread_keeps_its_own_connection_and_close_releases_them(client: redis.Redis) -> None:
-    import threading
-
-    call = ScriptCaller(client, ECHO)
-    sockets: list[object] = []
+def test_each_thread_has_its_own_connection_outside_the_clients_pool_and_close_ends_them(
+    client: redis.Redis,
+) -> None:
+    bounded = redis.Redis(
+        connection_pool=redis.ConnectionPool(**client.connection_pool.connection_kwargs, max_connections=2)
+    )
+    connections = ThreadConnections(bounded)
+    call = ScriptCaller(connections, ECHO)
+    seen: list[object] = []
+    failures: list[BaseException] = []
 
     def twice() -> None:
-        call(["k"], ["a", 1])
-        first = call._local.connection
-        call(["k"], ["a", 2])
-        assert call._local.connection is first
-        sockets.append(first)
+        try:
+            call(["k"], ["a", 1])
+            first = connections.mine()
+            call(["k"], ["a", 2])
+            assert connections.mine() is first
+            seen.append(first)
+        except BaseException as exc:
+            failures.append(exc)
 
-    threads = [threading.Thread(target=twice) for _ in range(4)]
+    threads = [threading.Thread(target=twice) for _ in range(8)]  # more threads than the pool's bound
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert len({id(connection) for connection in sockets}) == 4
-    client.close()
-    assert all(connection._sock is None for connection in sockets)
+    assert not failures
+    assert len({id(connection) for connection in seen}) == 8
+    assert bounded.ping()  # the client's own pool is untouched
+    connections.close()
+    assert all(connection._sock is None for connection in seen)
+    bounded.close()
 
 
 def test_the_store_begins_and_finishes_over_a_server_restart_of_its_connections(client: redis.Redis) -> None:
