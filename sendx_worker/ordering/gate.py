@@ -14,6 +14,7 @@ moment without spending an attempt (:mod:`sendx_worker.tasks.defer`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -65,6 +66,10 @@ class OrderingGate:
         self._on_wait = on_wait
         self._sleep = sleep
         self._waiting: Counter[str] = Counter()
+        # A turn's lease owner: this gate's 48 random bits, then its own count of turns,
+        # unique across the fleet without asking the OS for randomness on every delivery.
+        self._owners = os.urandom(6).hex()
+        self._turns = itertools.count()
         self._lock = threading.Lock()
 
     def turn(self, team: str | None, event: Event, *, stamped: bool) -> Turn:
@@ -74,7 +79,7 @@ class OrderingGate:
         (``event.stamp`` then, kept in the entry's pending mark) stands in.
         Raises :class:`Busy`, or StoreUnavailable from the store.
         """
-        owner = os.urandom(8).hex()  # 64 random bits, as uuid4().hex[:16] gave, without the UUID
+        owner = f"{self._owners}{next(self._turns):x}"
         for _ in range(MAX_HOPS):
             key = contact_key(team, event.email)
             state = self._begin(key, owner, event)

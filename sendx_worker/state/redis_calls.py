@@ -27,21 +27,23 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 __all__ = ["ScriptCaller", "ThreadConnections", "pack"]
 
 
-def _bulk(value: Any) -> bytes:
+def _raw(value: Any) -> bytes:
     if isinstance(value, bytes):
-        raw = value
-    elif isinstance(value, str):
-        raw = value.encode()  # strict UTF-8, as redis-py's encoder
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        raw = repr(value).encode()
-    else:
-        raise TypeError(f"cannot send a {type(value).__name__} to Redis")
-    return b"$%d\r\n%s\r\n" % (len(raw), raw)
+        return value
+    if isinstance(value, str):
+        return value.encode()  # strict UTF-8, as redis-py's encoder
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value).encode()
+    raise TypeError(f"cannot send a {type(value).__name__} to Redis")
 
 
 def pack(*parts: Any) -> bytes:
     """One Redis command in RESP: an array of bulk strings."""
-    return b"*%d\r\n" % len(parts) + b"".join(_bulk(part) for part in parts)
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        raw = part.encode() if type(part) is str else _raw(part)
+        out += (b"$%d\r\n" % len(raw), raw, b"\r\n")
+    return b"".join(out)
 
 
 class ThreadConnections:
