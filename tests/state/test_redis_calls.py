@@ -18,6 +18,12 @@ from tests.support.brokers import redis_database
 ECHO = "return {KEYS[1], ARGV[1], ARGV[2]}"
 
 
+def close_from_the_server(client: redis.Redis, connection: object) -> None:
+    """Have the server close ``connection`` (as a restart would), and no other client's."""
+    host, port = connection._sock.getsockname()[:2]  # type: ignore[attr-defined]
+    client.client_kill_filter(addr=f"{host}:{port}")
+
+
 @pytest.fixture
 def client() -> Iterator[redis.Redis]:
     with redis_database() as broker:
@@ -48,7 +54,7 @@ def test_a_connection_the_server_closed_is_replaced_and_the_call_made_once_more(
     call = ScriptCaller(connections, ECHO)
     assert call(["k"], ["a", 1]) == [b"k", b"a", b"1"]
     before = connections.mine()._sock
-    client.client_kill_filter(_type="normal", skipme=False)  # as a Redis restart would
+    close_from_the_server(client, connections.mine())
     assert call(["k"], ["b", 2]) == [b"k", b"b", b"2"]
     assert connections.mine()._sock is not before
 
@@ -99,7 +105,7 @@ def test_the_store_begins_and_finishes_over_a_server_restart_of_its_connections(
     store = RedisStore("redis://unused", client=client)
     mark = Pending(stamp=1, owner="o")
     assert store.begin("k", "o", lease_s=5, keep_s=60, event="e", mark=mark) is not None
-    client.client_kill_filter(_type="normal", skipme=False)
+    close_from_the_server(client, store._connections.mine())
     state = store.begin("k", "o", lease_s=5, keep_s=60, event="e", mark=mark)
     assert state is not None and "e" in state.pending
     assert store.finish("k", "o", state, keep_s=60)
