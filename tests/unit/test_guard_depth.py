@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sendx_worker.worker.guard import BODY_DEPTH, _body_problem, _brackets
 from tests.support.shapes import nested
 
-LEAVES = st.none() | st.integers() | st.text(alphabet="ab[]{}\"\\", max_size=6)
+LEAVES = st.none() | st.integers() | st.text(alphabet='ab[]{}"\\', max_size=6)
 JSON = st.recursive(
     LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
 )
