@@ -5,6 +5,7 @@ commands:
   enqueue      identify() calls/s vs bare apply_async on the same broker
   large        identify() with a 60 KB custom field value, the most tags, a payload near the limit
   memory       the default worker's peak RSS, and its RSS at task 1,000 vs the last task
+  profile      where a worker's CPU goes: py-spy over a drain, summarized by part
   heap         whether the worker's Python heap grows from one interval of tasks to the next
   latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
   state-size   the state store's bytes per contact on each backend, and for a million contacts
@@ -47,6 +48,7 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         memory,
         outage,
         plot,
+        profile,
         ratelimit,
         state_size,
         throughput,
@@ -58,6 +60,7 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         "large": large.main,
         "memory": memory.main,
         "heap": heap.main,
+        "profile": profile.main,
         "latency": latency.main,
         "emulator": emulator_ceiling.main,
         "plot": plot.main,

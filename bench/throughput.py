@@ -39,6 +39,7 @@ from .drain import Drain, Stalled, check_statuses, spawn, steady_rate, wait_for_
 from .queueing import fill, purge
 from .reference import finish_reference, start_reference
 from .report import summarize, table
+from .stores import expand, reset_state
 from .workers import CONFIGS, WorkerSpec, config
 
 __all__ = ["main", "measure_reference", "measure_worker", "sitting", "summarize", "table"]
@@ -85,13 +86,13 @@ def measure_worker(
 ) -> dict[str, Any]:
     """Fill ``count`` tasks, start ``spec``'s worker(s), time the drain at the emulator."""
     purge(spec, broker)
+    repo = spec.repo or REPO
+    env = sendx_env(broker, emulator, repo=repo) | expand(dict(spec.env), broker.data_dir)
+    reset_state(env)
     fill(spec, broker, count)
     emulator.reset()
     load_before, emulator_cpu = load_average(), emulator.cpu_seconds()
-    repo = spec.repo or REPO
-    workers = spawn(
-        spec.commands(), sendx_env(broker, emulator, repo=repo), log_dir, f"{spec.name}-{broker.kind}", cwd=repo
-    )
+    workers = spawn(spec.commands(), env, log_dir, f"{spec.name}-{broker.kind}", cwd=repo)
     try:
         drain = wait_for_requests(
             emulator,

@@ -16,9 +16,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from sendx_worker.celeryconf import WORKER_CONCURRENCY, WORKER_POOL
 from sendx_worker.cli.cpus import available_cpus
+
+from .stores import POSTGRES_STATE_URL
 
 __all__ = ["CONFIGS", "USE_CLI", "WorkerSpec", "config", "default_worker"]
 
@@ -56,6 +59,8 @@ class WorkerSpec:
     framework: str = "celery"
     # Another checkout whose sendx_worker this configuration runs (NAME@LABEL), or None: this one.
     repo: Path | None = None
+    # Environment of its own, over the broker's (SENDX_ORDERING, SENDX_STATE_URL; bench.stores).
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def naive(self) -> bool:
@@ -153,7 +158,7 @@ NAIVE = WorkerSpec(
 )
 
 
-def _variant(base: WorkerSpec, name: str, notes: str, **changes: tuple[str, ...]) -> WorkerSpec:
+def _variant(base: WorkerSpec, name: str, notes: str, **changes: tuple[Any, ...]) -> WorkerSpec:
     """``base`` with ``changes``, named ``name`` and tagged as a variant (kept off the plot's lines)."""
     return replace(base, name=name, notes=notes, tags=("variant",), **changes)
 
@@ -222,6 +227,25 @@ CONFIGS: dict[str, WorkerSpec] = {
             "default-x1-warning",
             "default-x1 without our per-task INFO line (what the line costs)",
             settings=("--loglevel", "WARNING"),
+        ),
+        # Per-contact ordering's own cost (issue 10): off, and on with each kind of store.
+        _variant(
+            default_worker(1),
+            "default-x1-ordering-off",
+            "default-x1 with SENDX_ORDERING=off (no state store round trips)",
+            env=(("SENDX_ORDERING", "off"),),
+        ),
+        _variant(
+            default_worker(1),
+            "default-x1-pg",
+            "default-x1 with its ordering state in PostgreSQL (bench schema in db test)",
+            env=(("SENDX_STATE_URL", POSTGRES_STATE_URL),),
+        ),
+        _variant(
+            default_worker(1),
+            "default-x1-sqlite",
+            "default-x1 with its ordering state in an SQLite file",
+            env=(("SENDX_STATE_URL", "sqlite:///{data_dir}/bench-state.sqlite3"),),
         ),
         _variant(
             _threads(32),

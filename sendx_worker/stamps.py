@@ -68,11 +68,25 @@ def stamp_from_datetime(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * _MICROS + delta.microseconds
 
 
+# The last second formatted: an unstamped message is stamped (and its stamp formatted)
+# by the worker, many in one second. One tuple, so threads see the old pair or the new.
+_formatted: tuple[int, str] = (-1, "")
+# Seconds from 1970 to the end of 9999: strftime's %Y has four digits there, as isoformat's.
+_FOUR_DIGIT_YEARS = 253_402_300_800
+
+
 def format_stamp(stamp: int) -> str:
     """``1764296824123456`` -> ``"2025-11-28T02:27:04.123456Z"``."""
+    global _formatted
     seconds, micros = divmod(stamp, _MICROS)
-    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    second, text = _formatted
+    if second != seconds:
+        if not 0 <= seconds < _FOUR_DIGIT_YEARS:
+            moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+            return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _formatted = (seconds, text)
+    return f"{text}.{micros:06d}Z"
 
 
 def parse_stamp(text: object) -> int:

@@ -17,9 +17,10 @@ for one contact goes from call to call without the pause.
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
@@ -73,6 +74,10 @@ class OrderingGate:
         self._on_wait = on_wait
         self._poll_s = poll_s
         self._waiting: Counter[str] = Counter()
+        # A turn's lease owner: this gate's 48 random bits, then its own count of turns,
+        # unique across the fleet without asking the OS for randomness on every delivery.
+        self._owners = os.urandom(6).hex()
+        self._turns = itertools.count()
         self._lock = threading.Lock()
         # Signalled whenever this process ends a lease; ``_releases`` counts them, so
         # that a waiter which looked at the store before a release does not sleep past it.
@@ -86,7 +91,7 @@ class OrderingGate:
         (``event.stamp`` then, kept in the entry's pending mark) stands in.
         Raises :class:`Busy`, or StoreUnavailable from the store.
         """
-        owner = uuid.uuid4().hex[:16]
+        owner = f"{self._owners}{next(self._turns):x}"
         for _ in range(MAX_HOPS):
             key = contact_key(team, event.email)
             state = self._begin(key, owner, event)

@@ -126,6 +126,9 @@ class ContactState:
 
     def prune_done(self, now_s: int) -> None:
         """Forget finished events past :data:`DONE_KEEP_S`, and all but the newest :data:`DONE_KEEP`."""
+        done = self.done
+        if len(done) <= DONE_KEEP and all(now_s - at <= DONE_KEEP_S for at in done.values()):
+            return  # nothing to forget: the usual case, without sorting on every delivery
         kept = sorted(
             ((at, event) for event, at in self.done.items() if now_s - at <= DONE_KEEP_S),
             reverse=True,

@@ -18,6 +18,7 @@ from ..errors import StoreUnavailable
 from ..proxies import redact_url
 from .contact import ContactState, Pending
 from .entry import LEASE_OWNER, LEASE_UNTIL, finished_entry
+from .redis_calls import ScriptCaller, ThreadConnections
 
 __all__ = ["RedisStore"]
 
@@ -103,8 +104,11 @@ class RedisStore:
         self._redis = client or redis.Redis.from_url(
             url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
         )
-        self._begin = self._redis.register_script(_BEGIN)
-        self._finish = self._redis.register_script(_FINISH)
+        # Begin and finish run for every delivered task: one round trip each, past
+        # redis-py's command machinery (:mod:`.redis_calls`).
+        self._connections = ThreadConnections(self._redis)
+        self._begin = ScriptCaller(self._connections, _BEGIN)
+        self._finish = ScriptCaller(self._connections, _FINISH)
         self._cas = self._redis.register_script(_COMPARE_AND_SET)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._release = self._redis.register_script(_RELEASE)
@@ -169,6 +173,7 @@ class RedisStore:
         self._run(self._redis.ping)
 
     def close(self) -> None:
+        self._connections.close()
         self._redis.close()
 
     def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:

@@ -51,9 +51,11 @@ def attempt_in_order(
         stamp=received if stamp is None else bounded(stamp, received),
         payload=payload,
     )
+    formatted = None  # the stamp attempt.occurred_at is the canonical text of, if known
     if attempt.occurred_at is None:
         # Without a stamp, the first receipt stands in; deferred, the message keeps it.
         attempt = replace(attempt, occurred_at=format_stamp(event.stamp))
+        formatted = event.stamp
     try:
         gate = task.ordering_gate()
         turn = gate.turn(attempt.team, event, stamped=stamp is not None)
@@ -67,7 +69,8 @@ def attempt_in_order(
         return "deferred"
     store_outage.succeeded()
     with turn:
-        attempt = replace(attempt, occurred_at=format_stamp(turn.event.stamp))
+        if turn.event.stamp != formatted:  # a bounded stamp, or an earlier delivery's (its mark)
+            attempt = replace(attempt, occurred_at=format_stamp(turn.event.stamp))
         decided = turn.plan
         if decided.verdict in ("duplicate", "superseded"):
             turn.done_without_call()

@@ -76,3 +76,11 @@ def test_a_stamp_too_far_ahead_of_the_receiving_clock_is_replaced_by_the_receipt
     assert bounded(within, received) == within
     assert bounded(within + 1, received) == received
     assert bounded(received - 10**12, received) == received - 10**12
+
+
+@given(st.integers(min_value=-(10**16), max_value=253_402_300_799_999_999))
+def test_a_stamp_is_formatted_as_datetime_isoformat_would_and_parses_back(stamp: int) -> None:
+    seconds, micros = divmod(stamp, 1_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+    assert format_stamp(stamp) == moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    assert parse_stamp(format_stamp(stamp)) == stamp

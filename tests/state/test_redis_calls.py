@@ -1,0 +1,111 @@
+"""The Redis store's one-round-trip script calls: what redis-py did for them, they still do."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+import redis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sendx_worker.state import Pending
+from sendx_worker.state.redis import RedisStore
+from sendx_worker.state.redis_calls import ScriptCaller, ThreadConnections, pack
+from tests.support.brokers import redis_database
+
+ECHO = "return {KEYS[1], ARGV[1], ARGV[2]}"
+
+
+def close_from_the_server(client: redis.Redis, connection: object) -> None:
+    """Have the server close ``connection`` (as a restart would), and no other client's."""
+    host, port = connection._sock.getsockname()[:2]  # type: ignore[attr-defined]
+    client.client_kill_filter(addr=f"{host}:{port}")
+
+
+@pytest.fixture
+def client() -> Iterator[redis.Redis]:
+    with redis_database() as broker:
+        opened = redis.Redis.from_url(broker.url)
+        try:
+            yield opened
+        finally:
+            opened.close()
+
+
+@given(st.lists(st.one_of(st.text(), st.binary(), st.integers()), min_size=1, max_size=5))
+def test_a_command_is_packed_as_resp_bulk_strings(parts: list[object]) -> None:
+    encoded = [p if isinstance(p, bytes) else str(p).encode() for p in parts]
+    expected = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(e), e) for e in encoded)
+    assert pack(*parts) == expected
+
+
+def test_a_script_the_server_does_not_know_is_sent_whole_then_known(client: redis.Redis) -> None:
+    client.script_flush()
+    call = ScriptCaller(ThreadConnections(client), ECHO)
+    assert call(["k é"], ["a", 7]) == [b"k \xc3\xa9", b"a", b"7"]
+    assert client.script_exists(call._sha) == [True]
+    assert call(["k"], ["b", 8]) == [b"k", b"b", b"8"]
+
+
+def test_a_connection_the_server_closed_is_replaced_and_the_call_made_once_more(client: redis.Redis) -> None:
+    connections = ThreadConnections(client)
+    call = ScriptCaller(connections, ECHO)
+    assert call(["k"], ["a", 1]) == [b"k", b"a", b"1"]
+    before = connections.mine()._sock
+    close_from_the_server(client, connections.mine())
+    assert call(["k"], ["b", 2]) == [b"k", b"b", b"2"]
+    assert connections.mine()._sock is not before
+
+
+def test_a_script_error_leaves_the_connection_usable(client: redis.Redis) -> None:
+    call = ScriptCaller(ThreadConnections(client), "return redis.call('INCR', KEYS[1])")
+    client.set("text", "not a number")
+    with pytest.raises(redis.exceptions.ResponseError):
+        call(["text"], [])
+    assert call(["counter"], []) == 1
+
+
+def test_each_thread_has_its_own_connection_outside_the_clients_pool_and_close_ends_them(
+    client: redis.Redis,
+) -> None:
+    bounded = redis.Redis(
+        connection_pool=redis.ConnectionPool(**client.connection_pool.connection_kwargs, max_connections=2)
+    )
+    connections = ThreadConnections(bounded)
+    call = ScriptCaller(connections, ECHO)
+    seen: list[object] = []
+    failures: list[BaseException] = []
+
+    def twice() -> None:
+        try:
+            call(["k"], ["a", 1])
+            first = connections.mine()
+            call(["k"], ["a", 2])
+            assert connections.mine() is first
+            seen.append(first)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=twice) for _ in range(8)]  # more threads than the pool's bound
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not failures
+    assert len({id(connection) for connection in seen}) == 8
+    assert bounded.ping()  # the client's own pool is untouched
+    connections.close()
+    assert all(connection._sock is None for connection in seen)
+    bounded.close()
+
+
+def test_the_store_begins_and_finishes_over_a_server_restart_of_its_connections(client: redis.Redis) -> None:
+    store = RedisStore("redis://unused", client=client)
+    mark = Pending(stamp=1, owner="o")
+    assert store.begin("k", "o", lease_s=5, keep_s=60, event="e", mark=mark) is not None
+    close_from_the_server(client, store._connections.mine())
+    state = store.begin("k", "o", lease_s=5, keep_s=60, event="e", mark=mark)
+    assert state is not None and "e" in state.pending
+    assert store.finish("k", "o", state, keep_s=60)
