@@ -9,9 +9,10 @@ from ..errors import ApiError, AuthError, ConnectionFailed, RateLimited, Transie
 __all__ = ["Kind", "kind_of"]
 
 #: ``ok``: SendX answered (a 4xx about the message is an answer too); ``failed``: a transient
-#: failure (5xx, refused, reset); ``pushback``: 429 or a timeout (also a failure, and the
-#: adaptive limit falls); ``auth``: 401/403.
-Kind = Literal["ok", "failed", "pushback", "auth"]
+#: failure (5xx, refused, reset); ``pushback``: a timeout (also a failure, and the adaptive
+#: limit falls); ``throttled``: a 429 (SendX is up and metering: the adaptive limit falls,
+#: and it counts toward the breaker only at the limit's floor); ``auth``: 401/403.
+Kind = Literal["ok", "failed", "pushback", "throttled", "auth"]
 
 
 def kind_of(exc: BaseException | None) -> Kind:
@@ -19,7 +20,7 @@ def kind_of(exc: BaseException | None) -> Kind:
     if exc is None:
         return "ok"
     if isinstance(exc, RateLimited):
-        return "pushback"
+        return "throttled"
     if isinstance(exc, ConnectionFailed):
         text = str(exc).lower()
         return "pushback" if "timeout" in text or "in time" in text else "failed"

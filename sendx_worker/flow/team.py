@@ -25,6 +25,9 @@ from .rate import TokenBucket
 if TYPE_CHECKING:
     from .gate import FlowGate
 
+#: A Retry-After longer than this holds the whole fleet's calls to the team (see ``learn``).
+MIN_FLEET_HOLD_S = 1.0
+
 __all__ = ["POLL_S", "Permit", "TeamFlow"]
 
 logger = logging.getLogger("sendx_worker.flow")
@@ -179,12 +182,19 @@ class TeamFlow:
                 self.gate.observer_limit(self.team, self.limiter.aimd.limit)
             return
         now = time.time()
-        if kind == "pushback":
+        at_floor = self.limiter.at_floor()
+        if kind in ("pushback", "throttled"):
             if self.limiter.cut():
                 self.gate.observer_limit(self.team, self.limiter.aimd.limit)
             retry_after = exc.retry_after_s if isinstance(exc, ApiError) else None
-            if retry_after:
+            # Retry-After has whole seconds: "1" is its least answer, what a token bucket
+            # says when its next token is milliseconds away. Holding the fleet a second
+            # for each would stall it at every 429; the halved limit is the answer to
+            # that, and a longer Retry-After holds every worker's calls to the team.
+            if retry_after and retry_after > MIN_FLEET_HOLD_S:
                 self._push_not_before(now + retry_after, now)
+        if kind == "throttled" and not at_floor:
+            return  # SendX is up and metering, not failing: the limit's job, not the breaker's
         with self.cond:
             trip = self.window.record(False)
         if trip:

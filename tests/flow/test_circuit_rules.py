@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from sendx_worker.flow.circuit import CLOSED, JITTER, Circuit, FailureWindow, open_interval, probe_failed, tripped
 from sendx_worker.flow.concurrency import Aimd
+from sendx_worker.flow.concurrency.aimd import DEFAULT_COOLDOWN_S
 
 
 def test_the_open_interval_doubles_from_open_s_to_open_max_s_without_jitter() -> None:
@@ -84,7 +85,7 @@ def test_aimd_slow_starts_after_a_restart_then_halves_on_a_cut() -> None:
     assert aimd.slots == 32  # +1 per success below the threshold
     assert aimd.cut(now=10.0)
     assert aimd.slots == 16
-    assert not aimd.cut(now=10.5)  # the same push, reported by calls already in flight
+    assert not aimd.cut(now=10.0 + DEFAULT_COOLDOWN_S / 2)  # the same push, reported by calls already in flight
     for _ in range(16):
         aimd.succeeded()
     assert aimd.slots == 16  # +1/limit per success past the threshold: one more after a full round

@@ -54,6 +54,35 @@ def test_a_429_halves_the_limit_and_its_retry_after_holds_every_call_of_the_team
     assert 25 <= float(gate.admit(None)) <= 30  # type: ignore[arg-type]
 
 
+def _throttled(retry_after_s: float | None) -> RateLimited:
+    return RateLimited("429", method="POST", path="/x", status=429, retry_after_s=retry_after_s)
+
+
+def test_429s_cut_the_limit_but_never_open_the_circuit_while_the_limit_can_still_fall() -> None:
+    # Ten 429s in a row would trip the breaker if they counted: SendX metering is not SendX down.
+    gate = FlowGate(open_store("memory://"), FlowSettings(failures=3, hold_s=0.01), timeout_s=1, pool_size=64)
+    flow = gate.team(None)
+    for _ in range(10):
+        permit = gate.admit(None)
+        assert isinstance(permit, Permit)
+        with permit:
+            permit.record(_throttled(1))
+    assert not flow.circuit.is_open
+    assert isinstance(gate.admit(None), Permit)  # a one-second Retry-After held no one
+
+
+def test_429s_at_the_floor_of_the_limit_count_toward_the_breaker() -> None:
+    gate = FlowGate(open_store("memory://"), FlowSettings(failures=3, hold_s=0.01), timeout_s=1, pool_size=1)
+    flow = gate.team(None)
+    flow.limiter.aimd.limit = flow.limiter.aimd.floor  # SendX refuses even one call at a time
+    for _ in range(3):
+        permit = gate.admit(None)
+        assert isinstance(permit, Permit)
+        with permit:
+            permit.record(_throttled(None))
+    assert flow.circuit.is_open
+
+
 def test_the_token_bucket_paces_calls_at_its_rate() -> None:
     now = [0.0]
     bucket = TokenBucket(10, clock=lambda: now[0])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 __all__ = ["Aimd"]
 
 DEFAULT_START = 2.0
-DEFAULT_COOLDOWN_S = 1.0
+DEFAULT_COOLDOWN_S = 0.25
 
 
 @dataclass

@@ -43,6 +43,11 @@ class Limiter:
                 return True
             return False
 
+    def at_floor(self) -> bool:
+        """True when the limit is as low as it goes: SendX pushing back now refuses the slowest pace."""
+        with self.cond:
+            return self.aimd.limit <= self.aimd.floor
+
     def cut(self) -> bool:
         """SendX pushed back; True if the limit fell."""
         with self.cond:
