@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..settings import Settings, load_settings
 from .common import EXIT_OK, CommandError, subcommand
 from .demo_events import MIN_EVENTS, DemoPlan, plan_events
-from .demo_outage import OUTAGE_ENV, breaker_summary, start_outage
+from .demo_outage import MAX_WAIT_FOR_OPEN_S, OUTAGE_ENV, breaker_summary, start_outage
 from .demo_worker import DemoWorker, worker_environment
 from .output import Progress, table
 
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"embedded broker: {data_dir / 'broker'}; worker log: {data_dir / 'worker.log'}")
             with DemoWorker(env, data_dir / "worker.log") as worker, producer_app(settings) as app:
                 if args.outage:
-                    start_outage(emulator, args.outage)
+                    start_outage(emulator, args.outage, data_dir / "worker.log")
                 _deliver(plan, app, emulator, worker, data_dir / "worker.log", args.outage)
                 contacts = [emulator.contact(email) for email in plan.emails]
                 dead = DeadLetterQueue(app.connection_for_write).records()
@@ -167,7 +167,7 @@ def _serve_console(settings: Settings, port: int) -> None:
 
 
 def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker, log: Path, outage: float) -> None:
-    deadline_s = DELIVERY_DEADLINE_S + outage
+    deadline_s = DELIVERY_DEADLINE_S + (outage + MAX_WAIT_FOR_OPEN_S if outage else 0.0)
     print(f"enqueueing {plan.total} events: {plan.summary()}")
     progress = Progress(sys.stderr, plan.total)
     started = time.monotonic()
