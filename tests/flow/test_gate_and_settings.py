@@ -62,6 +62,7 @@ def test_429s_cut_the_limit_but_never_open_the_circuit_while_the_limit_can_still
     # Ten 429s in a row would trip the breaker if they counted: SendX metering is not SendX down.
     gate = FlowGate(open_store("memory://"), FlowSettings(failures=3, hold_s=0.01), timeout_s=1, pool_size=64)
     flow = gate.team(None)
+    flow.limiter.aimd.limit = 64  # at full width: ten 429s arrive together, one cut answers them
     for _ in range(10):
         permit = gate.admit(None)
         assert isinstance(permit, Permit)

@@ -1,7 +1,7 @@
 """Additive increase, multiplicative decrease of a concurrency limit (TCP's congestion control, for calls).
 
-Pure numbers; the clock is passed in. After the circuit closes the limit restarts
-at ``start`` and doubles per round of successes (slow start: +1 per success) up to
+Pure numbers; the clock is passed in. A process starts, and after the circuit closes
+restarts, at ``start`` and doubles per round of successes (slow start: +1 per success) up to
 ``threshold``; past it, it grows by one per round (+1/limit per success). A cut
 (429, a timeout) halves it, and sets the threshold there, at most once per
 ``cooldown_s``: the calls that were already in flight when SendX pushed back
@@ -33,8 +33,10 @@ class Aimd:
     def __post_init__(self) -> None:
         self.ceiling = max(self.ceiling, self.floor)
         if not self.limit:
-            # A process starting on a healthy circuit goes at full width: it is no recovery.
-            self.limit = self.ceiling
+            # A process starts as after a recovery, low and doubling per round of successes
+            # (full width within a few calls' time): one starting into an outage then sends
+            # a few calls at a SendX that is down before the breaker opens, not its full width.
+            self.limit = max(self.floor, min(self.start, self.ceiling))
         self.threshold = self.threshold or self.ceiling
 
     @property
