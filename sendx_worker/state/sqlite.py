@@ -189,9 +189,27 @@ class SqliteStore:
         if db is None:
             # isolation_level=None: transactions are ours (BEGIN IMMEDIATE), not sqlite3's.
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
             with self._lock:
                 self._connections.append(db)
         return db
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (it stays so), waiting out other processes doing the same.
+
+    Changing the journal mode needs a lock that SQLite's busy timeout does not wait for:
+    two worker processes opening a new file at once got "database is locked" at once.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
