@@ -36,6 +36,8 @@ __all__ = ["DELIVERY_DEADLINE_S", "DEMO_API_KEY", "DEMO_TEAM_ID", "register"]
 DEMO_TEAM_ID = "demo-team"
 DEMO_API_KEY = "demo-key-not-secret"
 DELIVERY_DEADLINE_S = 60.0
+#: How long the demo waits for SendX to see the race's signup before sending its upgrade.
+RACE_WAIT_S = 30.0
 POLL_S = 0.2
 # Fixes which requests the emulator fails; with this one the default run shows a few 503s retried.
 DEMO_SEED = 8
@@ -173,10 +175,13 @@ def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker
     started = time.monotonic()
     watch = _Watch(app, emulator, log)
     # Signups first and delivered before their updates: a track before its identify would
-    # only be retried (SendX says 404). The race's signup and upgrade go out together.
+    # only be retried (SendX says 404). The race's signup goes out, and once SendX has failed
+    # it (the scripted 503), its upgrade follows: the upgrade lands before the signup's retry.
     for phase in (plan.signups, [*plan.race, *plan.updates]):
         for event in phase:
             event.enqueue(app)
+            if plan.race and event is plan.race[0]:
+                _wait_for_a_request(emulator, event.email, worker)
         target = len(plan.signups) if phase is plan.signups else plan.total
         while True:
             delivered, dead, retried = watch.counts()
@@ -202,6 +207,16 @@ def _deliver(plan: DemoPlan, app: Celery, emulator: Emulator, worker: DemoWorker
             f"kept in order: {whole} update(s) not sent and {parts} part(s) of others dropped, "
             "because a newer update of the same contact had landed first"
         )
+
+
+def _wait_for_a_request(emulator: Emulator, email: str, worker: DemoWorker) -> None:
+    """Until SendX has seen a request for ``email`` (at most RACE_WAIT_S: the demo goes on anyway)."""
+    deadline = time.monotonic() + RACE_WAIT_S
+    while time.monotonic() < deadline:
+        if any(isinstance(r.get("body"), dict) and r["body"].get("email") == email for r in emulator.requests()):
+            return
+        worker.check_alive()
+        time.sleep(POLL_S)
 
 
 def superseded_in(log: Path) -> tuple[int, int]:
