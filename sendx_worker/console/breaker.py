@@ -40,11 +40,6 @@ class BreakerStatus:
 
 BreakerProvider = Callable[[], BreakerStatus]
 
-NOT_AVAILABLE = BreakerStatus(
-    available=False, detail="the shared circuit breaker and adaptive limit are not in this version yet"
-)
-
-
 def breaker_status(settings: Settings) -> BreakerStatus:
     """The fleet's circuit breakers for ``settings``' state store: the worst team's state, and each team's."""
     if not settings.flow.enabled:
