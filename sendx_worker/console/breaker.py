@@ -40,6 +40,7 @@ class BreakerStatus:
 
 BreakerProvider = Callable[[], BreakerStatus]
 
+
 def breaker_status(settings: Settings) -> BreakerStatus:
     """The fleet's circuit breakers for ``settings``' state store: the worst team's state, and each team's."""
     if not settings.flow.enabled:
