@@ -29,6 +29,7 @@ from .workers import default_worker
 __all__ = [
     "DeadLetters",
     "add_worker_arguments",
+    "lost_text",
     "payloads",
     "retry_lines",
     "start_workers",
@@ -135,3 +136,10 @@ def retry_lines(logs: Iterable[Path], since: float, until: float) -> int:
                 at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
                 total += since <= at < until
     return total
+
+
+def lost_text(record: dict[str, Any]) -> str:
+    """A record's "lost" cell: the count, or how many were undelivered when the run timed out."""
+    if record["lost"] is not None:
+        return str(record["lost"])
+    return f"? ({record['undelivered_at_timeout']} undelivered at timeout)"

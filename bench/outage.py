@@ -35,7 +35,15 @@ from typing import Any
 from .common import exit_on_sigterm, isolated_broker, load_average, save_results
 from .controlled_emulator import ControlledEmulator
 from .drain import steady_rate
-from .fleet import DeadLetters, add_worker_arguments, payloads, retry_lines, start_workers, wait_for_outcomes
+from .fleet import (
+    DeadLetters,
+    add_worker_arguments,
+    lost_text,
+    payloads,
+    retry_lines,
+    start_workers,
+    wait_for_outcomes,
+)
 from .queueing import fill_payloads
 
 __all__ = ["main", "run"]
@@ -171,7 +179,7 @@ def table(records: list[dict[str, Any]]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in records:
-        lost = r["lost"] if r["lost"] is not None else f"? ({r['undelivered_at_timeout']} undelivered at timeout)"
+        lost = lost_text(r)
         lines.append(
             f"| {r['kind']} {r['outage_s']:g} s | {r['messages']:,} | {r['reached_during_outage']:,} "
             f"| {r['failed_calls_during_outage']:,} | {r['dead_lettered']} | {lost} "

@@ -23,7 +23,7 @@ from typing import Any
 from .common import exit_on_sigterm, isolated_broker, load_average, save_results
 from .controlled_emulator import ControlledEmulator
 from .drain import steady_rate
-from .fleet import DeadLetters, add_worker_arguments, payloads, start_workers, wait_for_outcomes
+from .fleet import DeadLetters, add_worker_arguments, lost_text, payloads, start_workers, wait_for_outcomes
 from .queueing import fill_payloads
 
 __all__ = ["main", "run"]
@@ -108,7 +108,7 @@ def table(records: list[dict[str, Any]]) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in records:
-        lost = r["lost"] if r["lost"] is not None else f"? ({r['undelivered_at_timeout']} undelivered at timeout)"
+        lost = lost_text(r)
         lines.append(
             f"| {r['rate_limit']:g}/s | {r['messages']:,} | {r['delivered_per_s']} ({r['delivered_vs_limit']}) "
             f"| {r['share_429']} ({r['share_429_middle']}) | {r['requests_per_delivery']} "

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sendx_worker.flow.breaker import BreakerPolicy, SharedBreaker
 from sendx_worker.flow.circuit import Circuit
-from sendx_worker.settings import load_settings
-from sendx_worker.state import open_store
 from tests.delivery.conftest import API_KEY, TEAM_ID, Stack
+from tests.support.circuits import fleet_circuit
 from tests.support.waiting import wait_for
 
 MESSAGES = 60
@@ -16,13 +14,7 @@ FLOW_ENV = {"SENDX_BREAKER_OPEN_S": "1", "SENDX_BREAKER_OPEN_MAX_S": "2", "SENDX
 
 
 def _circuit(stack: Stack) -> Circuit:
-    url = load_settings(stack.env).effective_state_url
-    assert url is not None
-    store = open_store(url)
-    try:
-        return SharedBreaker(store, None, BreakerPolicy(1, 2, 5)).read()[1]
-    finally:
-        store.close()
+    return fleet_circuit(stack.env)
 
 
 def _401s(stack: Stack) -> int:

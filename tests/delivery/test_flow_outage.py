@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from sendx_worker.flow.breaker import BreakerPolicy, SharedBreaker
 from sendx_worker.flow.circuit import Circuit
-from sendx_worker.settings import load_settings
-from sendx_worker.state import open_store
 from tests.delivery.conftest import Stack
+from tests.support.circuits import fleet_circuit
 from tests.support.waiting import wait_for
 
 MESSAGES = 200
@@ -25,13 +23,7 @@ FLOW_ENV = {
 
 
 def _circuit(stack: Stack) -> Circuit:
-    url = load_settings({**stack.env, **FLOW_ENV}).effective_state_url
-    assert url is not None
-    store = open_store(url)
-    try:
-        return SharedBreaker(store, None, BreakerPolicy(1, 2, 5)).read()[1]
-    finally:
-        store.close()
+    return fleet_circuit({**stack.env, **FLOW_ENV})
 
 
 def _503s(stack: Stack) -> int:
