@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sendx_worker.celeryconf import WORKER_CONCURRENCY, WORKER_POOL
+from sendx_worker.celeryconf import WORKER_CONCURRENCY
 from sendx_worker.cli.cpus import available_cpus
 
 from .stores import POSTGRES_STATE_URL
@@ -27,9 +27,10 @@ __all__ = ["CONFIGS", "USE_CLI", "WorkerSpec", "config", "default_worker"]
 
 USE_CLI = os.environ.get("BENCH_DEFAULT_WORKER", "cli") == "cli" and bool(importlib.util.find_spec("sendx_worker.cli"))
 
-# What the CLI does by default: threads pool, 64 threads, one process per usable CPU,
-# no gossip/mingle, no task events, Celery's per-task lines at WARNING.
-DEFAULT_POOL, DEFAULT_CONCURRENCY = WORKER_POOL, WORKER_CONCURRENCY
+# What the CLI does by default: the app's threads pool (no -P: celeryconf.WORKER_POOL,
+# which Celery's -P cannot name), 64 threads, one process per usable CPU, no
+# gossip/mingle, no task events, Celery's per-task lines at WARNING.
+DEFAULT_POOL, DEFAULT_CONCURRENCY = "", WORKER_CONCURRENCY
 _COMMON = ("--without-gossip", "--without-mingle")
 # The pool sweep runs without task events: with events on, a threads-pool worker on
 # RabbitMQ can livelock (docs/BENCHMARKS.md, "The event-connection stall"), which would
@@ -165,7 +166,7 @@ def _variant(base: WorkerSpec, name: str, notes: str, **changes: tuple[Any, ...]
 
 # The same hand-written task given the pool and concurrency of our default.
 NAIVE_THREADS = replace(
-    NAIVE, name="naive-threads", pool=DEFAULT_POOL, concurrency=DEFAULT_CONCURRENCY, notes="naive task, threads pool"
+    NAIVE, name="naive-threads", pool="threads", concurrency=DEFAULT_CONCURRENCY, notes="naive task, threads pool"
 )
 
 

@@ -25,7 +25,9 @@ __all__ = [
 # The worker's defaults for an I/O-bound job: many calls in flight per process,
 # little CPU per task. Threads, not prefork (two slots on two cores) nor gevent
 # (monkey-patching, and a heartbeat trap on RabbitMQ); figures in docs/BENCHMARKS.md.
-WORKER_POOL = "threads"
+# Celery's ``threads`` pool on a plain queue (sendx_worker.worker.threads): the app's
+# ``worker_pool``, so it is what runs when no ``-P`` is given, `celery worker` included.
+WORKER_POOL = "sendx_worker.worker.threads:ThreadPool"
 WORKER_CONCURRENCY = 64
 
 
@@ -88,6 +90,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Wait for RabbitMQ's confirmation of every publish: a retry or a dead letter
         # is only acknowledged once its replacement is safely on the broker.
         transport_options = {"confirm_publish": True}
+        if not broker_url.startswith("amqps:"):
+            # py-amqp's transport, reading the socket in chunks (buffered_amqp): fewer
+            # system calls and GIL hand-overs per message in the consumer's thread.
+            # (amqps:// keeps kombu's, which turns TLS on from the scheme.)
+            extra["broker_transport"] = "sendx_worker.buffered_amqp:Transport"
 
     return {
         "broker_url": broker_url,

@@ -51,10 +51,12 @@ its cgroup's CPU quota (a container limited to 1 CPU runs 1 process); with -P pr
 children already take a CPU each, it is 1. With one process the node is sendx@%h; with N,
 sendx-1@%h .. sendx-N@%h (or NAME-1@HOST.. from -n NAME@HOST).
 
-defaults passed to `celery -A sendx_worker worker`: -Q sendx -P threads -c 64
---without-gossip --without-mingle --loglevel INFO -n sendx@%h (see `celery worker --help` for every
-option). -P prefork is passed on as -P processes, its other name: Celery reads a plain
--P prefork as no -P at all, and would run threads. At INFO each task logs one line, ours
+defaults passed to `celery -A sendx_worker worker`: -Q sendx -c 64 --without-gossip
+--without-mingle --loglevel INFO -n sendx@%h (see `celery worker --help` for every option).
+Without -P the pool is the app's: sendx-worker's threads pool (Celery's threads pool on a
+plain queue, cheaper per task); -P threads runs Celery's own. -P prefork is passed on as
+-P processes, its other name: Celery reads a plain -P prefork as no -P at all, and would
+run threads. At INFO each task logs one line, ours
 (delivered, retry scheduled, dead-lettered); Celery's own "Task ... received" and
 "... succeeded in" lines show with -l DEBUG only.
 
@@ -111,7 +113,7 @@ def option_value(args: Sequence[str], short: str, long: str) -> str | None:
 def with_processes_pool(args: Sequence[str]) -> list[str]:
     """``args`` with the pool ``prefork`` named ``processes`` (``-P``, ``-Pprefork``, ``--pool``, ``--pool=``).
 
-    Why: celeryconf sets ``worker_pool = "threads"``, and Celery's ``-P`` cannot tell an
+    Why: celeryconf sets ``worker_pool`` to a threads pool, and Celery's ``-P`` cannot tell an
     explicit ``-P prefork`` from no ``-P`` at all (``celery/bin/worker.py``,
     ``WorkersPool.convert``: prefork, its default, means "the app's worker_pool"), so
     ``-P prefork`` would silently run threads. ``processes`` is prefork's other name,
@@ -136,11 +138,12 @@ def with_processes_pool(args: Sequence[str]) -> list[str]:
 def celery_worker_args(passthrough: Sequence[str]) -> list[str]:
     """``worker`` and its arguments: our defaults first, then ``passthrough`` (which wins), then ``-n``."""
     # Imported here, not at the top: the parent of --processes N does without them (see .common).
-    from ..celeryconf import WORKER_CONCURRENCY, WORKER_POOL
+    from ..celeryconf import WORKER_CONCURRENCY
     from ..topology import WORK_QUEUE
 
     passthrough = with_processes_pool(passthrough)
-    args = ["worker", "-Q", WORK_QUEUE, "-P", WORKER_POOL, "--without-gossip", "--without-mingle"]
+    # No -P: the app's worker_pool (celeryconf.WORKER_POOL), which Celery's -P cannot name.
+    args = ["worker", "-Q", WORK_QUEUE, "--without-gossip", "--without-mingle"]
     args += ["--loglevel", "INFO"]
     if option_value(passthrough, "-c", "--concurrency") is None:
         # 64 threads are cheap; 64 prefork processes are not: one per CPU, as Celery would.

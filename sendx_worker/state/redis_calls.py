@@ -11,11 +11,21 @@ directly, and the reply is read by redis-py's own parser. What redis-py would ha
 done about failures stays: a stale connection (Redis restarted, an idle one closed) is
 reconnected and the call made once more, and a script the server does not know yet is
 sent whole (``EVAL``), which also loads it for the next ``EVALSHA``.
+
+The socket's timeout is the kernel's (``SO_RCVTIMEO``/``SO_SNDTIMEO``) rather than
+Python's: with a Python timeout every ``send`` and ``recv`` is preceded by a ``poll``,
+each a system call that lets go of the GIL, and the 64 threads of a worker queue for
+it; the kernel's timeout bounds a hung server's wait the same way (the read fails, the
+connection is dropped and the call tried once more, then the store is unavailable).
+TLS connections keep Python's timeout.
 """
 
 from __future__ import annotations
 
 import hashlib
+import socket
+import ssl
+import struct
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -54,6 +64,8 @@ class ThreadConnections:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._made: list[Any] = []
+        kwargs = self._pool.connection_kwargs
+        self._kernel_timeout_s: float | None = kwargs.get("socket_timeout")
 
     def mine(self) -> Any:
         """The calling thread's connection (connected on first use)."""
@@ -61,9 +73,23 @@ class ThreadConnections:
         if connection is None:
             pool = self._pool
             connection = self._local.connection = pool.connection_class(**pool.connection_kwargs)
+            if self._kernel_timeout_s:
+                connection.register_connect_callback(self._use_kernel_timeouts)
             with self._lock:
                 self._made.append(connection)
         return connection
+
+    def _use_kernel_timeouts(self, connection: Any) -> None:
+        """Called on every (re)connect: the socket blocks, and the kernel bounds its waits."""
+        sock = connection._sock
+        timeout_s = self._kernel_timeout_s
+        if timeout_s is None or isinstance(sock, ssl.SSLSocket) or not isinstance(sock, socket.socket):
+            return
+        seconds = int(timeout_s)
+        timeval = struct.pack("ll", seconds, int((timeout_s - seconds) * 1_000_000))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+        sock.settimeout(None)
 
     def close(self) -> None:
         """Disconnect every thread's connection (a later call connects again)."""

@@ -25,7 +25,7 @@ from tests.cli.conftest import API_KEY, CliProcess, CliResult, run_module
 from tests.delivery.conftest import Stack
 from tests.support.waiting import wait_for
 
-DEFAULTS = ["worker", "-Q", "sendx", "-P", "threads", "--without-gossip", "--without-mingle"]
+DEFAULTS = ["worker", "-Q", "sendx", "--without-gossip", "--without-mingle"]
 
 
 def test_the_defaults_suit_an_io_bound_job() -> None:
@@ -156,7 +156,8 @@ def test_a_worker_delivers_and_stops_gracefully_on_sigterm(stack: Stack) -> None
         inspect = stack.app.control.inspect(destination=[node], timeout=10)
         stats = inspect.stats()[node]
         assert stats["pool"]["max-concurrency"] == 4  # -c 4 overrode the default
-        assert stats["pool"]["implementation"].endswith("thread:TaskPool")
+        assert stats["pool"]["implementation"] == "sendx_worker.worker.threads:ThreadPool"
+        assert stats["pool"]["threads"] == 4
         queues = inspect.active_queues()[node]
         assert [queue["name"] for queue in queues] == ["sendx"]
     except BaseException:

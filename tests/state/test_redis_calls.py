@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +13,7 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sendx_worker.errors import StoreUnavailable
 from sendx_worker.state import Pending
 from sendx_worker.state.redis import RedisStore
 from sendx_worker.state.redis_calls import ScriptCaller, ThreadConnections, pack
@@ -109,3 +113,61 @@ def test_the_store_begins_and_finishes_over_a_server_restart_of_its_connections(
     state = store.begin("k", "o", lease_s=5, keep_s=60, event="e", mark=mark)
     assert state is not None and "e" in state.pending
     assert store.finish("k", "o", state, keep_s=60)
+
+
+def test_the_threads_connections_wait_with_the_kernels_timeout_not_pythons(client: redis.Redis) -> None:
+    kwargs = {**client.connection_pool.connection_kwargs, "socket_timeout": 2.5}
+    connections = ThreadConnections(redis.Redis(connection_pool=redis.ConnectionPool(**kwargs)))
+    call = ScriptCaller(connections, ECHO)
+    assert call(["k"], ["a", 1]) == [b"k", b"a", b"1"]
+    sock = connections.mine()._sock
+    # Python's timeout would poll before every send and receive: the socket blocks, and
+    # the kernel bounds each wait by the client's socket_timeout.
+    assert sock.gettimeout() is None
+    expected = struct.pack("ll", 2, 500_000)
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, len(expected)) == expected
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, len(expected)) == expected
+    # A reconnection gets the same.
+    close_from_the_server(client, connections.mine())
+    assert call(["k"], ["b", 2]) == [b"k", b"b", b"2"]
+    assert connections.mine()._sock is not sock
+    assert connections.mine()._sock.gettimeout() is None
+    connections.close()
+
+
+def test_a_server_that_never_answers_makes_the_store_unavailable_within_its_timeout() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_say_nothing() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept_and_say_nothing, daemon=True)
+    acceptor.start()
+    try:
+        port = listener.getsockname()[1]
+        # No hand-shake commands (library name, database): the script's own read is what waits.
+        silent = redis.Redis(
+            host="127.0.0.1", port=port, socket_timeout=0.3, socket_connect_timeout=1, driver_info=None
+        )
+        store = RedisStore("redis://127.0.0.1/0", client=silent)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.begin("k", "o", lease_s=5, keep_s=60, event="e", mark=Pending(stamp=1, owner="o"))
+        # Two tries (the second reconnected), each waiting out the 0.3 s timeout; a
+        # generous bound, for a loaded machine: without a timeout this never returns.
+        assert 0.6 <= time.monotonic() - started < 20
+        assert len(accepted) == 2
+        store.close()
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        for sock in accepted:
+            sock.close()
+        listener.close()

@@ -22,7 +22,7 @@ class WorkerProcess:
         env: Mapping[str, str],
         *,
         concurrency: int = 8,
-        pool: str = "threads",
+        pool: str | None = None,
         log_path: Path | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:
@@ -35,8 +35,8 @@ class WorkerProcess:
             "-A",
             "sendx_worker",
             "worker",
-            "-P",
-            pool,
+            # No -P: the app's own pool (celeryconf.WORKER_POOL), as `sendx-worker worker` runs it.
+            *(["-P", pool] if pool else []),
             "-c",
             str(concurrency),
             "-n",

@@ -31,7 +31,14 @@ def test_rediss_verifies_the_servers_certificate() -> None:
     assert config["broker_use_ssl"] == {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 
 
-def test_rabbitmq_keeps_kombus_transport_and_confirms_publishes() -> None:
-    config = config_for("amqp://guest:guest@127.0.0.1:5672//")
+def test_rabbitmq_reads_in_chunks_and_confirms_publishes() -> None:
+    for url in ("amqp://guest:guest@127.0.0.1:5672//", "pyamqp://guest:guest@127.0.0.1:5672//"):
+        config = config_for(url)
+        assert config["broker_transport"] == "sendx_worker.buffered_amqp:Transport"
+        assert config["broker_transport_options"] == {"confirm_publish": True}
+
+
+def test_rabbitmq_over_tls_keeps_kombus_transport_which_turns_tls_on_from_the_scheme() -> None:
+    config = config_for("amqps://guest:guest@rabbit.example.com:5671//")
     assert "broker_transport" not in config
     assert config["broker_transport_options"] == {"confirm_publish": True}
