@@ -208,6 +208,9 @@ def _run_here(argv: list[str]) -> int:
     import click
 
     from ..celery_app import app
+    from .celery_repl import leave_out_celery_repl
+
+    leave_out_celery_repl()  # before app.start() imports Celery's command line
 
     try:
         code = app.start(argv=argv)
