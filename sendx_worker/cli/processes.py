@@ -1,12 +1,11 @@
 """Several worker processes under one parent that forwards signals and waits for them all.
 
-The parent holds no Celery, and not even the rest of this package: once ``sendx-worker
-worker`` has checked its configuration, it replaces itself (same pid, :func:`become_supervisor`)
+The parent holds no Celery, nor the rest of this package: once ``sendx-worker worker``
+has checked its configuration, it replaces itself (same pid, :func:`become_supervisor`)
 with a fresh interpreter that runs this file by path, without ``site``. It needs only
 the standard library, so it imports nothing from this package (its exit codes are
-:mod:`.common`'s, which a test holds equal), and the parent holds ~11 MB of RSS instead
-of the ~17 MB that the command line's modules kept (docs/BENCHMARKS.md, "Memory").
-"""
+:mod:`.common`'s, which a test holds equal), and the parent holds ~12 MB of RSS instead
+of the ~17 MB that the command line's modules kept (docs/BENCHMARKS.md, "Memory")."""
 
 from __future__ import annotations
 
