@@ -11,7 +11,7 @@ request is packed directly, and the reply is read by redis-py's own parser.
 
 A script holds its connection for one round trip of a task's tens of milliseconds, so
 a few connections serve all 64 threads (at most :data:`CONNECTION_LIMIT`). One per
-thread, as before, cost a worker process ~5 MB of RSS (64 connections, their parsers
+thread, as before, cost a worker process ~3 MB of RSS (64 connections, their parsers
 and read buffers) for sockets that mostly stood idle (docs/BENCHMARKS.md, "Memory").
 
 What redis-py would have done about failures stays: a stale connection (Redis
