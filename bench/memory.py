@@ -1,7 +1,10 @@
 """Memory: the default worker's peak RSS over a run, and its RSS at task 1,000 against the last task.
 
     python -m bench memory [--tasks 5000] [--runs 3] [--latency-ms 50] [--broker rabbitmq]
-                           [--configs default]
+                           [--configs default] [--baseline DIR]
+
+``--baseline DIR``: configurations ``NAME@baseline`` run the ``sendx_worker`` of that
+checkout, for a before/after in one sitting (as ``python -m bench throughput``).
 
 The RSS is the worker's process tree (psutil, sampled every 0.1 s with the emulator's
 request count), so a checkpoint "at task 1,000" is the first sample that saw 1,000
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +39,14 @@ def _checkpoints(tasks: int) -> list[int]:
 
 
 def sitting(
-    *, tasks: int, runs: int, latency_ms: float, broker_kind: str, configs: list[str], echo: bool = True
+    *,
+    tasks: int,
+    runs: int,
+    latency_ms: float,
+    broker_kind: str,
+    configs: list[str],
+    checkouts: Mapping[str, Path] | None = None,
+    echo: bool = True,
 ) -> list[dict[str, Any]]:
     """``runs`` rounds of the reference then each configuration, with RSS checkpoints."""
     records = []
@@ -50,7 +61,7 @@ def sitting(
             reference = measure_reference("reference", emulator, tasks, Path(logs))
             records.append({**reference, "run": run, "rss_at": {}})
             for name in configs:
-                spec = config(name)
+                spec = config(name, checkouts=checkouts)
                 record = measure_worker(spec, broker, emulator, tasks, Path(logs), rss_checkpoints=checkpoints)
                 rss_at = record["rss_at"]
                 record.update(
@@ -127,10 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--broker", default="rabbitmq", choices=["rabbitmq", "redis", "filesystem"])
     parser.add_argument("--configs", nargs="+", default=["default"])
+    parser.add_argument("--baseline", type=Path, metavar="DIR", help="another checkout: NAME@baseline runs its code")
     parser.add_argument("--name", default="memory")
     args = parser.parse_args(argv)
     records = sitting(
-        tasks=args.tasks, runs=args.runs, latency_ms=args.latency_ms, broker_kind=args.broker, configs=args.configs
+        tasks=args.tasks,
+        runs=args.runs,
+        latency_ms=args.latency_ms,
+        broker_kind=args.broker,
+        configs=args.configs,
+        checkouts={"baseline": args.baseline} if args.baseline else None,
     )
     rows = summarize(records)
     print(table(rows))

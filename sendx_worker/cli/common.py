@@ -1,7 +1,8 @@
 """What every command shares: the exit codes, the one-line errors, the subcommand parsers.
 
-Light on purpose (no Celery, kombu or requests): the parser, and the parent that
-supervises ``sendx-worker worker --processes N``, import only this. What needs the
+Light on purpose (no Celery, kombu or requests): the parser imports only this, and so
+does ``sendx-worker worker --processes N`` until it becomes the supervising parent
+(:mod:`.processes`, which repeats the exit codes it needs). What needs the
 broker is in :mod:`.broker`, imported by the commands that talk to it when they run.
 """
 

@@ -1,20 +1,28 @@
 """Several worker processes under one parent that forwards signals and waits for them all.
 
-The parent imports only the standard library and :mod:`.common`: it holds no Celery.
-"""
+The parent holds no Celery, nor the rest of this package: once ``sendx-worker worker``
+has checked its configuration, it replaces itself (same pid, :func:`become_supervisor`)
+with a fresh interpreter that runs this file by path, without ``site``. It needs only
+the standard library, so it imports nothing from this package (its exit codes are
+:mod:`.common`'s, which a test holds equal), and the parent holds ~12 MB of RSS instead
+of the ~17 MB that the command line's modules kept (docs/BENCHMARKS.md, "Memory")."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import NoReturn
 
-from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PROG
+__all__ = ["FORWARDED_SIGNALS", "become_supervisor", "supervise", "supervisor_command"]
 
-__all__ = ["FORWARDED_SIGNALS", "supervise"]
+# The values of .common's EXIT_OK, EXIT_FAILURE, EXIT_USAGE and PROG (a test checks).
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+PROG = "sendx-worker"
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
@@ -78,3 +86,30 @@ def _wait_all(children: list[subprocess.Popen[bytes]], stopping: Callable[[], bo
                 if other.returncode is None:
                     other.send_signal(signal.SIGTERM)
     return list(codes.values())
+
+
+def supervisor_command(commands: Sequence[list[str]]) -> list[str]:
+    """The command line of a lean interpreter that runs :func:`supervise` over ``commands``.
+
+    ``-S``: no ``site``, so not even the installed packages' path hooks are loaded; this
+    file by path, so that no package ``__init__`` runs.
+    """
+    return [sys.executable, "-S", os.path.abspath(__file__), json.dumps([list(command) for command in commands])]
+
+
+def become_supervisor(commands: Sequence[list[str]]) -> NoReturn:
+    """Replace this process (same pid) with :func:`supervisor_command`'s interpreter; does not return."""
+    # Whatever this process printed must be out before exec drops its buffers.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = supervisor_command(commands)
+    os.execv(command[0], command)  # noqa: S606 (this interpreter and this file, no shell)
+
+
+def _main(argv: Sequence[str]) -> int:
+    commands = json.loads(argv[0])
+    return supervise(commands)
+
+
+if __name__ == "__main__":  # the interpreter :func:`become_supervisor` starts
+    sys.exit(_main(sys.argv[1:]))

@@ -18,7 +18,7 @@ from ..errors import StoreUnavailable
 from ..proxies import redact_url
 from .contact import ContactState, Pending
 from .entry import LEASE_OWNER, LEASE_UNTIL, finished_entry
-from .redis_calls import ScriptCaller, ThreadConnections
+from .redis_calls import IdleConnections, ScriptCaller
 
 __all__ = ["RedisStore"]
 
@@ -106,7 +106,7 @@ class RedisStore:
         )
         # Begin and finish run for every delivered task: one round trip each, past
         # redis-py's command machinery (:mod:`.redis_calls`).
-        self._connections = ThreadConnections(self._redis)
+        self._connections = IdleConnections(self._redis)
         self._begin = ScriptCaller(self._connections, _BEGIN)
         self._finish = ScriptCaller(self._connections, _FINISH)
         self._cas = self._redis.register_script(_COMPARE_AND_SET)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sendx_worker.errors import StoreUnavailable
 from sendx_worker.state import Pending
 from sendx_worker.state.redis import RedisStore
-from sendx_worker.state.redis_calls import ScriptCaller, ThreadConnections, pack
+from sendx_worker.state.redis_calls import IdleConnections, ScriptCaller, pack
 from tests.support.brokers import redis_database
 
 ECHO = "return {KEYS[1], ARGV[1], ARGV[2]}"
@@ -47,80 +47,94 @@ def test_a_command_is_packed_as_resp_bulk_strings(parts: list[object]) -> None:
 
 def test_a_script_the_server_does_not_know_is_sent_whole_then_known(client: redis.Redis) -> None:
     client.script_flush()
-    call = ScriptCaller(ThreadConnections(client), ECHO)
+    call = ScriptCaller(IdleConnections(client), ECHO)
     assert call(["k é"], ["a", 7]) == [b"k \xc3\xa9", b"a", b"7"]
     assert client.script_exists(call._sha) == [True]
     assert call(["k"], ["b", 8]) == [b"k", b"b", b"8"]
 
 
 def test_a_connection_the_server_closed_is_replaced_and_the_call_made_once_more(client: redis.Redis) -> None:
-    connections = ThreadConnections(client)
+    connections = IdleConnections(client, limit=1)
     call = ScriptCaller(connections, ECHO)
     assert call(["k"], ["a", 1]) == [b"k", b"a", b"1"]
-    before = connections.mine()._sock
-    close_from_the_server(client, connections.mine())
+    only = connections.take()
+    before = only._sock
+    close_from_the_server(client, only)
+    connections.give_back(only)
     assert call(["k"], ["b", 2]) == [b"k", b"b", b"2"]
-    assert connections.mine()._sock is not before
+    assert only._sock is not before
+    assert connections.made == 1
 
 
 def test_a_script_error_leaves_the_connection_usable(client: redis.Redis) -> None:
-    call = ScriptCaller(ThreadConnections(client), "return redis.call('INCR', KEYS[1])")
+    call = ScriptCaller(IdleConnections(client), "return redis.call('INCR', KEYS[1])")
     client.set("text", "not a number")
     with pytest.raises(redis.exceptions.ResponseError):
         call(["text"], [])
     assert call(["counter"], []) == 1
 
 
-def test_each_thread_has_its_own_connection_outside_the_clients_pool_and_close_ends_them(
+def test_many_threads_share_a_few_connections_outside_the_clients_pool_and_close_ends_them(
     client: redis.Redis,
 ) -> None:
     bounded = redis.Redis(
         connection_pool=redis.ConnectionPool(**client.connection_pool.connection_kwargs, max_connections=2)
     )
-    connections = ThreadConnections(bounded)
+    connections = IdleConnections(bounded, limit=3)
     call = ScriptCaller(connections, ECHO)
-    seen: list[object] = []
     failures: list[BaseException] = []
+    start = threading.Barrier(16)
 
-    def twice() -> None:
+    def calls() -> None:
         try:
-            call(["k"], ["a", 1])
-            first = connections.mine()
-            call(["k"], ["a", 2])
-            assert connections.mine() is first
-            seen.append(first)
+            start.wait(timeout=30)
+            for number in range(20):
+                assert call(["k"], ["a", number]) == [b"k", b"a", str(number).encode()]
         except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=twice) for _ in range(8)]  # more threads than the pool's bound
+    threads = [threading.Thread(target=calls) for _ in range(16)]  # more threads than either bound
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
     assert not failures
-    assert len({id(connection) for connection in seen}) == 8
+    assert connections.made == 3
     assert bounded.ping()  # the client's own pool is untouched
+    lent = [connections.take() for _ in range(3)]
     connections.close()
-    assert all(connection._sock is None for connection in seen)
+    assert all(connection._sock is None for connection in lent)
     bounded.close()
+
+
+def test_a_call_that_finds_every_connection_lent_waits_then_gives_up_as_a_timeout(client: redis.Redis) -> None:
+    connections = IdleConnections(client, limit=1, wait_s=0.05)
+    held = connections.take()
+    with pytest.raises(redis.exceptions.TimeoutError, match="no Redis connection free"):
+        ScriptCaller(connections, ECHO)(["k"], ["a", 1])
+    connections.give_back(held)
+    assert ScriptCaller(connections, ECHO)(["k"], ["a", 1]) == [b"k", b"a", b"1"]
 
 
 def test_the_store_begins_and_finishes_over_a_server_restart_of_its_connections(client: redis.Redis) -> None:
     store = RedisStore("redis://unused", client=client)
     mark = Pending(stamp=1, owner="o")
     assert store.begin("k", "o", lease_s=5, keep_s=60, event="e", mark=mark) is not None
-    close_from_the_server(client, store._connections.mine())
+    connection = store._connections.take()
+    close_from_the_server(client, connection)
+    store._connections.give_back(connection)
     state = store.begin("k", "o", lease_s=5, keep_s=60, event="e", mark=mark)
     assert state is not None and "e" in state.pending
     assert store.finish("k", "o", state, keep_s=60)
 
 
-def test_the_threads_connections_wait_with_the_kernels_timeout_not_pythons(client: redis.Redis) -> None:
+def test_the_connections_wait_with_the_kernels_timeout_not_pythons(client: redis.Redis) -> None:
     kwargs = {**client.connection_pool.connection_kwargs, "socket_timeout": 2.5}
-    connections = ThreadConnections(redis.Redis(connection_pool=redis.ConnectionPool(**kwargs)))
+    connections = IdleConnections(redis.Redis(connection_pool=redis.ConnectionPool(**kwargs)), limit=1)
     call = ScriptCaller(connections, ECHO)
     assert call(["k"], ["a", 1]) == [b"k", b"a", b"1"]
-    sock = connections.mine()._sock
+    only = connections.take()
+    sock = only._sock
     # Python's timeout would poll before every send and receive: the socket blocks, and
     # the kernel bounds each wait by the client's socket_timeout.
     assert sock.gettimeout() is None
@@ -128,10 +142,11 @@ def test_the_threads_connections_wait_with_the_kernels_timeout_not_pythons(clien
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, len(expected)) == expected
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, len(expected)) == expected
     # A reconnection gets the same.
-    close_from_the_server(client, connections.mine())
+    close_from_the_server(client, only)
+    connections.give_back(only)
     assert call(["k"], ["b", 2]) == [b"k", b"b", b"2"]
-    assert connections.mine()._sock is not sock
-    assert connections.mine()._sock.gettimeout() is None
+    assert only._sock is not sock
+    assert only._sock.gettimeout() is None
     connections.close()
 
 
