@@ -149,7 +149,7 @@ class PostgresStore:
         self, key: str, owner: str, *, lease_s: float, keep_s: float, event: str, mark: Pending
     ) -> ContactState | None:
         mark_key = f"p:{event}".encode()
-        params = (key.encode(), owner.encode(), _seconds(lease_s), _seconds(keep_s), mark_key, mark.text().encode())
+        params = [key.encode(), owner.encode(), _seconds(lease_s), _seconds(keep_s), mark_key, mark.text().encode()]
         result = self._prepared(_BEGIN_STATEMENT, params)
         if not result.ntuples:
             return None
@@ -157,7 +157,7 @@ class PostgresStore:
 
     def finish(self, key: str, owner: str, state: ContactState, *, keep_s: float) -> bool:
         entry = json.dumps(finished_entry(state), separators=(",", ":")).encode()
-        result = self._prepared(_FINISH_STATEMENT, (key.encode(), owner.encode(), _seconds(keep_s), entry))
+        result = self._prepared(_FINISH_STATEMENT, [key.encode(), owner.encode(), _seconds(keep_s), entry])
         return bool(result.command_tuples)
 
     def peek(self, key: str) -> ContactState | None:
@@ -203,7 +203,7 @@ class PostgresStore:
     def close(self) -> None:
         self._connections.close()
 
-    def _prepared(self, statement: PreparedStatement, params: tuple[bytes, ...]) -> PGresult:
+    def _prepared(self, statement: PreparedStatement, params: list[bytes]) -> PGresult:
         try:
             return self._connections.run(statement, params)
         except _ERRORS as exc:

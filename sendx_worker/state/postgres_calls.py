@@ -54,8 +54,11 @@ class PreparedStatement:
         """Prepare the statement on ``db``."""
         _checked(db, db.pgconn.prepare(self.name, self.sql))
 
-    def run(self, db: psycopg.Connection[Any], params: Sequence[bytes]) -> PGresult:
-        """The statement's result on ``db`` with ``params`` (text form); raises psycopg.Error."""
+    def run(self, db: psycopg.Connection[Any], params: list[bytes]) -> PGresult:
+        """The statement's result on ``db`` with ``params`` (text form); raises psycopg.Error.
+
+        A list, not any sequence: psycopg 3.2's C implementation takes nothing else.
+        """
         result = db.pgconn.exec_prepared(self.name, params)
         if result.status in _FINE:
             return result
@@ -110,7 +113,7 @@ class Connections:
                 self._made.remove(db)
         self._idle.put(None)
 
-    def run(self, statement: PreparedStatement, params: Sequence[bytes]) -> PGresult:
+    def run(self, statement: PreparedStatement, params: list[bytes]) -> PGresult:
         """``statement``'s result with ``params``, on a connection taken for the call."""
         db = self.take()
         try:
