@@ -69,12 +69,22 @@ class PreparedStatement:
 
 
 class Connections:
-    """At most ``size`` autocommit connections to ``url``, each used by one caller at a time."""
+    """At most ``size`` autocommit connections to ``url``, each used by one caller at a time.
+
+    Each new connection runs the ``setup`` commands, then prepares the ``statements``.
+    """
 
     def __init__(
-        self, url: str, size: int, *, statements: Sequence[PreparedStatement] = (), wait_s: float = 10.0
+        self,
+        url: str,
+        size: int,
+        *,
+        setup: Sequence[str] = (),
+        statements: Sequence[PreparedStatement] = (),
+        wait_s: float = 10.0,
     ) -> None:
         self._url = url
+        self._setup = tuple(setup)
         self._statements = tuple(statements)
         self._wait_s = wait_s
         # None is a free place for a connection not made yet (or closed after a failure).
@@ -131,6 +141,8 @@ class Connections:
     def _connect(self) -> psycopg.Connection[Any]:
         db = psycopg.Connection.connect(self._url, **_CONNECT)
         try:
+            for command in self._setup:
+                db.execute(command)
             for statement in self._statements:
                 # One the server refuses now (its table gone) is prepared again when run,
                 # and fails then: the connection still serves every other statement.

@@ -106,3 +106,26 @@ def test_an_error_names_the_store_without_its_password_and_leaves_no_connection_
         store.ping()  # the one place is free again
     finally:
         store.close()
+
+
+def session_setting(store: PostgresStore, name: str) -> str:
+    db = store._connections.take()
+    try:
+        row = db.execute(f"SHOW {name}").fetchone()
+        assert row is not None
+        return str(row[0])
+    finally:
+        store._connections.give(db)
+
+
+def test_connections_do_not_wait_for_the_wal_flush_by_default(store: PostgresStore) -> None:
+    assert session_setting(store, "synchronous_commit") == "off"
+
+
+def test_a_url_that_sets_synchronous_commit_keeps_its_choice(url: str) -> None:
+    store = PostgresStore(f"{url}%20-csynchronous_commit%3Dremote_write", pool_size=1)
+    try:
+        assert session_setting(store, "synchronous_commit") == "remote_write"
+        assert session_setting(store, "search_path") == url.rsplit("%3D", 1)[1]
+    finally:
+        store.close()
