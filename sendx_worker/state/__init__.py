@@ -73,7 +73,6 @@ def open_store(url: str) -> StateStore:
     if scheme in ("postgresql", "postgres"):
         try:
             import psycopg  # noqa: F401
-            import psycopg_pool  # noqa: F401
         except ImportError:
             raise ConfigurationError(
                 "SENDX_STATE_URL", "a postgresql:// store needs psycopg: pip install 'sendx-worker[postgresql]'"
