@@ -211,7 +211,8 @@ def _make_counter(task: SendxTask) -> DeliveryCounter | None:
     if url.startswith(("redis:", "rediss:")):
         import redis
 
-        return RedisDeliveryCounter(redis.Redis.from_url(url))
+        # Bounded waits, as the state store's: a hung Redis requeues the message.
+        return RedisDeliveryCounter(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3))
     if settings.uses_embedded_broker:
         return FileDeliveryCounter(settings.data_dir / "deliveries")
     return None

@@ -1,4 +1,4 @@
-"""Delivery counts: RabbitMQ's header read only when RabbitMQ set it; file counts safe for any task id."""
+"""Delivery counts: RabbitMQ's header read only when RabbitMQ set it; file counts safe for any task id; Redis counts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sendx_worker.worker.deliveries import FileDeliveryCounter, broker_delivery_count, delivery_key
+from sendx_worker.worker.deliveries import (
+    COUNT_TTL_S,
+    FileDeliveryCounter,
+    RedisDeliveryCounter,
+    broker_delivery_count,
+    delivery_key,
+)
+from tests.support.brokers import redis_database
 
 
 @pytest.mark.parametrize("header", [None, 0, 1, 99, "99", -5, [3], True, 1.5])
@@ -38,3 +48,21 @@ def test_a_count_file_that_is_not_a_number_counts_from_zero(tmp_path: Path) -> N
     (path,) = tmp_path.iterdir()
     path.write_bytes(b"garbage")
     assert counter.started(key) == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(task_id=st.text(min_size=1, max_size=80), starts=st.integers(1, 4))
+def test_redis_counts_each_start_keeps_the_count_a_week_and_forgets_it_when_finished(task_id: str, starts: int) -> None:
+    with redis_database() as broker:
+        client = redis.Redis.from_url(broker.url)
+        counter = RedisDeliveryCounter(client)
+        key = delivery_key(task_id.encode("utf-8", "surrogatepass").decode("utf-8", "replace"), 2)
+        other = delivery_key("someone-else", 0)
+        assert counter.started(other) == 1
+        assert [counter.started(key) for _ in range(starts)] == list(range(1, starts + 1))
+        assert 0 < client.ttl(f"sendx:deliveries:{key}") <= COUNT_TTL_S
+        counter.finished(key)
+        assert client.exists(f"sendx:deliveries:{key}") == 0
+        assert counter.started(key) == 1  # a finished count starts again
+        assert counter.started(other) == 2  # other messages' counts are their own
+        client.close()
