@@ -82,7 +82,7 @@ class BufferedTCPTransport(TCPTransport):
         if timeout is not None and self._frame_buffered():
             yield self.sock
             return
-        if timeout == 0 and _DONTWAIT and self.sock is not None and self.sock.gettimeout() is None:
+        if timeout == 0 and _DONTWAIT and self._plain_blocking_socket():
             self._recv_flags = _DONTWAIT
             try:
                 yield self.sock
@@ -91,6 +91,13 @@ class BufferedTCPTransport(TCPTransport):
             return
         with super().having_timeout(timeout) as sock:
             yield sock
+
+    def _plain_blocking_socket(self) -> bool:
+        # The standard library's socket, in blocking mode. A green socket (gevent's, once
+        # monkey-patched, whose class then takes socket.socket's name) also says it
+        # blocks, but waits out an EAGAIN from MSG_DONTWAIT for ever: it keeps py-amqp's way.
+        sock = self.sock
+        return sock is not None and type(sock).__module__ == "socket" and sock.gettimeout() is None
 
     def _frame_buffered(self) -> bool:
         buffered = len(self._read_buffer)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import socket
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -142,3 +144,37 @@ def test_reads_the_same_frames_as_py_amqps_reader() -> None:
             reader.close()
             writer.close()
     assert outcomes[0] == outcomes[1] == sent
+
+
+GREEN_READER = """
+import gevent.monkey
+
+gevent.monkey.patch_all()
+
+import socket
+import struct
+
+from sendx_worker.buffered_amqp import BufferedTCPTransport
+
+reader, writer = socket.socketpair()
+transport = BufferedTCPTransport("127.0.0.1:5672")
+transport.sock = reader
+transport._setup_transport()
+transport.connected = True
+writer.sendall(struct.pack(">BHI", 1, 1, 5) + b"hello" + b"\\xce")
+with transport.having_timeout(2.0):
+    print(transport.read_frame())
+try:
+    with transport.having_timeout(0):
+        transport.read_frame()
+except TimeoutError:
+    print("would block")
+"""
+
+
+def test_under_gevent_a_read_that_must_not_block_does_not_block() -> None:
+    # gevent's socket says it blocks, and waits out MSG_DONTWAIT's EAGAIN for ever: the
+    # gevent pool's worker stalled on its first read (seen in `python -m bench smoke`).
+    done = subprocess.run([sys.executable, "-c", GREEN_READER], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["(1, 1, b'hello')", "would block"]
