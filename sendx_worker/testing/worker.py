@@ -96,6 +96,7 @@ class ThreadWorker:
         self.tracker = Tracker(self.app, lambda: self._thread)
         self._controller: Any = None
         self._thread: threading.Thread | None = None
+        self._stopped = False
         self._publishing: Any = None
 
     # -- life ----------------------------------------------------------------------------------
@@ -143,7 +144,10 @@ class ThreadWorker:
         return self
 
     def stop(self) -> None:
-        """Stop sending to the worker, stop it (warm: the message in hand finishes), drop its broker."""
+        """Stop sending to the worker, stop it (warm: the message in hand finishes), drop its broker; once."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._publishing is not None:
             self._publishing.__exit__(None, None, None)
             self._publishing = None
@@ -192,8 +196,9 @@ class ThreadWorker:
         """Wait until every message this test enqueued is delivered or dead-lettered.
 
         Raises, in the test, an error the worker met that no message should meet (an
-        exception in a task, a retry or dead letter that could not be published);
-        :class:`DrainTimeout` naming each pending message and SendX's last answer to it.
+        exception in a task, a retry or dead letter that could not be published), after
+        stopping the worker; :class:`DrainTimeout` naming each pending message and SendX's
+        last answer to it.
         """
         deadline = time.monotonic() + timeout
         tracker = self.tracker
@@ -201,6 +206,11 @@ class ThreadWorker:
             done = tracker.wait(deadline, lambda: not tracker.pending)
             error = tracker.take_error()
             if error is not None:
+                # Stopped first: a worker thread still at work (retrying the failing task at
+                # once, logging its traceback) while pytest formats this error can make
+                # CPython 3.11's ast.parse, which both use, fail ("AST constructor recursion
+                # depth mismatch") and turn the test's failure into an INTERNALERROR.
+                self.stop()
                 raise error
             if not tracker.worker_alive():
                 raise WorkerStartFailed("the sendx-worker thread has stopped; see the log above")
