@@ -117,7 +117,7 @@ class IdleConnections:
         """Called on every (re)connect: the socket blocks, and the kernel bounds its waits."""
         sock = connection._sock
         timeout_s = self._kernel_timeout_s
-        if timeout_s is None or isinstance(sock, ssl.SSLSocket) or not isinstance(sock, socket.socket):
+        if not timeout_s or isinstance(sock, ssl.SSLSocket) or not isinstance(sock, socket.socket):
             return
         seconds = int(timeout_s)
         timeval = struct.pack("ll", seconds, int((timeout_s - seconds) * 1_000_000))

@@ -78,16 +78,13 @@ class SqliteStore:
         entry = json.dumps(finished_entry(state))
         try:
             db = self._connection()
-            self._take_write_turn()
-            try:
+            with self._write_turn():
                 now = self._clock()
                 written = db.execute(
                     "UPDATE sendx_contacts SET entry = ?, expires_at = ?"
                     " WHERE key = ? AND expires_at > ? AND json_extract(entry, ?) = ?",
                     (entry, now + keep_s, key, now, _LEASE_OWNER_PATH, owner),
                 )
-            finally:
-                self._writer.release()
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         return written.rowcount == 1
@@ -187,8 +184,7 @@ class SqliteStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             db = self._connection()
-            self._take_write_turn()
-            try:
+            with self._write_turn():
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
@@ -196,18 +192,21 @@ class SqliteStore:
                     db.rollback()
                     raise
                 db.commit()
-            finally:
-                self._writer.release()
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
 
-    def _take_write_turn(self) -> None:
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
         # This process's threads queue for the write lock here, on a plain lock, rather
         # than in SQLite's busy handler, which polls the file's lock with growing sleeps:
         # with 64 threads that polling cost more CPU than the statements (issue 10).
         # SQLite's own lock still orders the processes sharing the file.
         if not self._writer.acquire(timeout=BUSY_TIMEOUT_S):
             raise sqlite3.OperationalError("database is locked (by this process's other threads)")
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
         return StoreUnavailable(f"state store {self.display_url}: {type(exc).__name__}: {exc}")

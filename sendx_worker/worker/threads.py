@@ -62,9 +62,7 @@ class ThreadPool(BasePool):
         self._jobs.put((target, args or (), kwargs or {}, callback, accept_callback))
 
     def on_stop(self) -> None:
-        self._drop_waiting()
-        for _ in self._threads:
-            self._jobs.put(None)
+        self._end_threads()
         for thread in self._threads:
             thread.join()
         self._threads.clear()
@@ -72,14 +70,18 @@ class ThreadPool(BasePool):
 
     def on_terminate(self) -> None:
         # A cold shutdown: nothing new starts; running tasks end with the process.
-        self._drop_waiting()
-        for _ in self._threads:
-            self._jobs.put(None)
+        self._end_threads()
 
     def _get_info(self) -> dict[str, Any]:
         info: dict[str, Any] = super()._get_info()
         info.update({"max-concurrency": self.limit, "threads": len(self._threads)})
         return info
+
+    def _end_threads(self) -> None:
+        """Drop the tasks not started, then tell each thread to end after its task in hand."""
+        self._drop_waiting()
+        for _ in self._threads:
+            self._jobs.put(None)
 
     def _drop_waiting(self) -> None:
         while True:
