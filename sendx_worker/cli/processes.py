@@ -9,6 +9,7 @@ of the ~17 MB that the command line's modules kept (docs/BENCHMARKS.md, "Memory"
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -42,9 +43,7 @@ def supervise(commands: Sequence[list[str]]) -> int:
     def forward(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
+        _signal_running(children, signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
     try:
@@ -64,17 +63,29 @@ def supervise(commands: Sequence[list[str]]) -> int:
 
 
 def _wait_all(children: list[subprocess.Popen[bytes]], stopping: Callable[[], bool]) -> list[int]:
-    """Reap the children as they exit; on an unexpected failure, stop the rest. Exit codes in exit order."""
+    """Reap the children as they exit; on an unexpected failure, stop the rest. Exit codes in exit order.
+
+    This loop is the only place that reaps them: ``Popen.poll()`` or ``send_signal()``
+    (which polls) would reap a child that had just exited behind ``os.wait``'s back, and
+    the next ``os.wait`` would fail with "No child processes" (seen once in CI).
+    """
     by_pid = {child.pid: child for child in children}
     codes: dict[int, int] = {}
     failed = False
     while len(codes) < len(children):
-        pid, status = os.wait()  # retried after a signal handler runs (PEP 475)
+        # Which child exited, leaving it a zombie: until it is marked, its pid cannot be reused, so
+        # a signal forwarded meanwhile reaches it harmlessly and never another process.
+        exited = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)  # retried after a signal handler (PEP 475)
+        if exited is None:  # only ever None with WNOHANG, not asked for here
+            continue
+        pid = exited.si_pid
         child = by_pid.get(pid)
         if child is None:
+            os.waitpid(pid, 0)  # not one of ours (a grandchild handed to us): reap it
             continue
-        code = os.waitstatus_to_exitcode(status)
-        child.returncode = code  # reaped here; tell Popen, so that poll() does not wait again
+        child.returncode = _EXITED  # no more signals for it: it is reaped next
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        child.returncode = code
         codes[pid] = code
         if code != 0 and not stopping() and not failed:
             failed = True  # the others exit because of this one: said once
@@ -82,10 +93,20 @@ def _wait_all(children: list[subprocess.Popen[bytes]], stopping: Callable[[], bo
                 print(
                     f"{PROG}: worker process {pid} exited with {code}; stopping the others", file=sys.stderr, flush=True
                 )
-            for other in children:
-                if other.returncode is None:
-                    other.send_signal(signal.SIGTERM)
+            _signal_running(children, signal.SIGTERM)
     return list(codes.values())
+
+
+# A child's returncode while it is being reaped: neither None (running) nor its real code.
+_EXITED = -(1 << 30)
+
+
+def _signal_running(children: list[subprocess.Popen[bytes]], signum: int) -> None:
+    """Send ``signum`` to every child not yet reaped, with ``os.kill`` (Popen's would reap)."""
+    for child in children:
+        if child.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # not ours to meet: a zombie takes signals
+                os.kill(child.pid, signum)
 
 
 def supervisor_command(commands: Sequence[list[str]]) -> list[str]:

@@ -49,3 +49,28 @@ def test_the_bare_interpreter_loads_nothing_of_this_package() -> None:
     )
     done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_failure_found_while_the_others_have_exited_unreaped_stops_nothing_twice() -> None:
+    """The race CI met once: the first child fails while another has exited and is not yet reaped.
+
+    Stopping the others must not reap that one behind the wait loop's back (Popen's
+    ``send_signal`` polls, and did), else the loop's next wait finds no child and raises.
+    Both children are zombies before the loop starts, so the order is the race's every time.
+    """
+    script = (
+        "import os, runpy, subprocess, sys, time\n"
+        f"processes = runpy.run_path({processes.__file__!r})\n"
+        "children = [subprocess.Popen([sys.executable, '-c', f'raise SystemExit({code})']) for code in (1, 0)]\n"
+        "def zombie(pid):\n"
+        "    with open(f'/proc/{pid}/stat') as stat:\n"
+        "        return stat.read().rsplit(')', 1)[1].split()[0] == 'Z'\n"
+        "deadline = time.monotonic() + 60\n"
+        "while not all(zombie(child.pid) for child in children) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "print(sorted(processes['_wait_all'](children, lambda: False)))\n"
+    )
+    command = [sys.executable, "-S", "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "[0, 1]"), done.stderr
+    assert "exited with 1; stopping the others" in done.stderr
