@@ -10,6 +10,7 @@ commands:
   latency      enqueue-to-SendX p50/p99 at a steady rate well below capacity
   state-size   the state store's bytes per contact on each backend, and for a million contacts
   burst        what the per-contact lease costs: 100 updates to one contact vs to 100 contacts
+  gate         the CPU of per-contact ordering alone (the store's begin and finish), 1 and 64 threads
   emulator     the emulator's own ceiling (bench.emulator_ceiling)
   outage       SendX down under a backlog: requests sent at it, dead letters, losses, the drain after
   ratelimit    SendX limited to R requests/s: the delivered rate against R, the share of 429s
@@ -42,6 +43,7 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         cluster,
         emulator_ceiling,
         enqueue,
+        gate,
         heap,
         large,
         latency,
@@ -66,6 +68,7 @@ def _commands() -> dict[str, Callable[[list[str] | None], int]]:
         "plot": plot.main,
         "state-size": state_size.main,
         "burst": burst.main,
+        "gate": gate.main,
         "cluster": cluster.main,
         "outage": outage.main,
         "ratelimit": ratelimit.main,
@@ -94,6 +97,8 @@ def smoke(argv: list[str] | None = None) -> int:
             ("emulator", ["--requests", "1000", "--threads", "8"]),
             ("state-size", ["--contacts", "100", "--name", "smoke-state-size"]),
             ("burst", ["--updates", "10", "--runs", "1", "--name", "smoke-burst"]),
+            ("gate", ["--deliveries", "100", "--runs", "1", "--threads", "1", "8", "--latency-ms", "5",
+                      "--name", "smoke-gate"]),
             # Short retries and breaker intervals: the drain after a 6 s outage takes seconds, not minutes.
             ("outage", ["--count", "100", "--outage-s", "6", "--kinds", "refuse", "503", "--processes", "1",
                         "--env", "SENDX_RETRY_BASE_S=1", "--env", "SENDX_RETRY_CAP_S=2",

@@ -238,7 +238,18 @@ def load_average() -> float:
 def machine() -> dict[str, Any]:
     """The machine and the versions a figure was measured with."""
     versions: dict[str, str | None] = {}
-    for package in ("celery", "kombu", "amqp", "redis", "requests", "urllib3", "gevent", "marshmallow"):
+    for package in (
+        "celery",
+        "kombu",
+        "amqp",
+        "redis",
+        "hiredis",
+        "psycopg",
+        "requests",
+        "urllib3",
+        "gevent",
+        "marshmallow",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

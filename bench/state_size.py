@@ -14,6 +14,8 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,15 +67,20 @@ def _postgres_bytes(schema: str) -> int:
         return int(row[0]) if row else 0
 
 
-def measure(kind: str, contacts: int, events: int) -> dict[str, Any]:
-    """Fill a fresh store of ``kind`` and return its size."""
+@contextmanager
+def fresh_store(kind: str) -> Iterator[str]:
+    """The URL of an empty store of ``kind`` (redis, postgresql, sqlite), emptied or dropped afterwards.
+
+    Yields after the store's own set-up, so that what is measured in it is the contacts'.
+    """
     if kind == "redis":
         import redis
 
         redis.Redis.from_url(REDIS_URL).flushdb()
-        _fill(REDIS_URL, contacts, events)
-        size = _redis_bytes()
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        try:
+            yield REDIS_URL
+        finally:
+            redis.Redis.from_url(REDIS_URL).flushdb()
     elif kind == "postgresql":
         import psycopg
 
@@ -81,23 +88,41 @@ def measure(kind: str, contacts: int, events: int) -> dict[str, Any]:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
             db.execute(f'CREATE SCHEMA "{schema}"')
         try:
-            _fill(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", contacts, events)
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
-                db.execute(f'VACUUM ANALYZE "{schema}".sendx_contacts')
-            size = _postgres_bytes(schema)
+            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
         finally:
             with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
                 db.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    else:
+    elif kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix="sendx-bench-state-") as folder:
-            path = Path(folder) / "state.sqlite3"
-            _fill(f"sqlite:///{path}", contacts, events)
-            import sqlite3
+            yield f"sqlite:///{Path(folder) / 'state.sqlite3'}"
+    else:
+        raise ValueError(f"no store {kind!r}: one of redis, postgresql, sqlite")
 
-            with sqlite3.connect(path) as db:
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                db.execute("VACUUM")
-            size = os.path.getsize(path)
+
+def _size(kind: str, url: str) -> int:
+    if kind == "redis":
+        return _redis_bytes()
+    if kind == "postgresql":
+        import psycopg
+
+        schema = url.rpartition("%3D")[2]
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
+            db.execute(f'VACUUM ANALYZE "{schema}".sendx_contacts')
+        return _postgres_bytes(schema)
+    import sqlite3
+
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("VACUUM")
+    return os.path.getsize(path)
+
+
+def measure(kind: str, contacts: int, events: int) -> dict[str, Any]:
+    """Fill a fresh store of ``kind`` and return its size."""
+    with fresh_store(kind) as url:
+        _fill(url, contacts, events)
+        size = _size(kind, url)
     per_contact = size / contacts
     return {
         "store": kind,
