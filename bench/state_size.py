@@ -59,11 +59,13 @@ def _redis_bytes() -> int:
     return total
 
 
-def _postgres_bytes(schema: str) -> int:
+def _postgres_bytes(url: str) -> int:
     import psycopg
 
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
-        row = db.execute("SELECT pg_total_relation_size(%s::regclass)", (f'"{schema}".sendx_contacts',)).fetchone()
+    # The URL's search_path names the benchmark's own schema.
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("VACUUM ANALYZE sendx_contacts")
+        row = db.execute("SELECT pg_total_relation_size('sendx_contacts'::regclass)").fetchone()
         return int(row[0]) if row else 0
 
 
@@ -103,12 +105,7 @@ def _size(kind: str, url: str) -> int:
     if kind == "redis":
         return _redis_bytes()
     if kind == "postgresql":
-        import psycopg
-
-        schema = url.rpartition("%3D")[2]
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as db:
-            db.execute(f'VACUUM ANALYZE "{schema}".sendx_contacts')
-        return _postgres_bytes(schema)
+        return _postgres_bytes(url)
     import sqlite3
 
     path = url.removeprefix("sqlite:///")

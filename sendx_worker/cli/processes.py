@@ -81,7 +81,7 @@ def _wait_all(children: list[subprocess.Popen[bytes]], stopping: Callable[[], bo
         pid = exited.si_pid
         child = by_pid.get(pid)
         if child is None:
-            os.waitpid(pid, 0)  # not one of ours (a grandchild handed to us): reap it
+            os.waitpid(pid, 0)  # a child this loop did not start (kept across the exec): reap it
             continue
         child.returncode = _EXITED  # no more signals for it: it is reaped next
         code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
